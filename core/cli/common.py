@@ -1,4 +1,4 @@
-"""Helpers every sub-command shares: a terminal progress bar for jobs, opening projects, JSON out."""
+"""Shared by every sub-command: a progress bar for jobs, opening projects, JSON output."""
 
 from __future__ import annotations
 

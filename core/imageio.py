@@ -8,13 +8,21 @@ size we need (2-6x faster than a full decode for CLIP-sized inputs).
 
 from __future__ import annotations
 
-import warnings
+import stat
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
 MAX_PIXELS = 100_000_000
-"""Images above this many pixels are refused: a decompression bomb or a scan we cannot handle."""
+"""Images above this many pixels are refused: a decompression bomb or a scan we cannot handle.
+
+PIL has its own guard (a warning above ``Image.MAX_IMAGE_PIXELS``, an error above twice that);
+we do not turn its warning into an error with ``warnings.catch_warnings`` because that swaps the
+process-wide warning filters and is not safe while several threads decode at once. Our own cap is
+checked right after the header is read, before any pixel is decoded."""
+
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+"""What PIL's decoders raise on damaged data (the last ones from plugins on malformed headers)."""
 
 
 class ImageReadError(Exception):
@@ -39,32 +47,42 @@ def open_image(
                 w, h = image.size
                 image.draft("RGB", (max(1, int(w / scale)), max(1, int(h / scale))))
         image = _to_rgb(image)
-    except (OSError, SyntaxError, ValueError) as exc:
+    except _DECODE_ERRORS as exc:
+        image.close()  # release the file now, not when the traceback is collected
         raise ImageReadError("truncated", f"cannot decode ({exc})") from exc
     return image
 
 
-def check_image(path: Path, *, max_pixels: int = MAX_PIXELS) -> None:
-    """Raise ``ImageReadError`` unless ``path`` decodes completely (cheap: reduced-size decode)."""
-    open_image(path, min_side=32, max_pixels=max_pixels)
+def check_image(path: Path, *, max_pixels: int = MAX_PIXELS, decode: bool = True) -> None:
+    """Raise ``ImageReadError`` unless ``path`` is a usable image.
+
+    With ``decode`` (the default) the pixels are decoded completely (at reduced size for JPEG),
+    which finds truncated and damaged files; without it only the header is read (type and size),
+    which is 3-4x faster on 256-768 px JPEGs (far more on large photos) and still finds
+    missing, empty, non-image and oversized files."""
+    if decode:
+        open_image(path, min_side=32, max_pixels=max_pixels)
+    else:
+        _open_checked(path, max_pixels).close()
 
 
 def _open_checked(path: Path, max_pixels: int) -> Image.Image:
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError as exc:
         raise ImageReadError("missing", "file not found") from exc
     except OSError as exc:
         raise ImageReadError("unreadable", f"cannot read ({exc.strerror or exc})") from exc
-    if size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ImageReadError("not_an_image", f"is {what}, not an image file")
+    if info.st_size == 0:
         raise ImageReadError("empty", "file is empty (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+        image = Image.open(path)
     except (UnidentifiedImageError, SyntaxError) as exc:
         raise ImageReadError("not_an_image", "not an image file we can read") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise ImageReadError("too_large", "image is too large (decompression bomb guard)") from exc
     except PermissionError as exc:
         raise ImageReadError("unreadable", "permission denied") from exc

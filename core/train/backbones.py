@@ -1,0 +1,160 @@
+"""Networks a run trains: a head on frozen CLIP features, the CLIP image tower, or a small CNN.
+
+Every backbone is a ``Classifier``: ``features(x)`` then ``head(features)``. Methods that need the
+representation (SelecMix's contrastive auxiliary model, DISC's concept mixing) use the split.
+Image inputs arrive as float pixels in [0, 1]; each backbone normalises them itself, so that
+counterfactual generators work in plain pixel space.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.errors import StudioError
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class Classifier(nn.Module):
+    """``features`` then a linear ``head``; ``feature_dim`` is the width between them."""
+
+    def __init__(self, features: nn.Module, feature_dim: int, n_classes: int) -> None:
+        super().__init__()
+        self.features = features
+        self.feature_dim = feature_dim
+        self.head = nn.Linear(feature_dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class SmallCNN(nn.Module):
+    """Three conv blocks and global pooling: the classic from-scratch debiasing network. No batch
+    norm, so that a DDP run over shards of a batch computes exactly the full-batch gradient."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.out_dim = 2 * width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body((x - 0.5) / 0.25)
+
+
+class FeatureMLP(nn.Module):
+    """Identity (linear head) or one hidden layer on frozen embeddings."""
+
+    def __init__(self, in_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.out_dim = hidden or in_dim
+        self.net: nn.Module = (
+            nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU()) if hidden else nn.Identity()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ClipTower(nn.Module):
+    """The open_clip image tower with its own normalisation; only the last blocks train."""
+
+    def __init__(self, visual: nn.Module, out_dim: int, mean: tuple, std: tuple) -> None:
+        super().__init__()
+        self.visual = visual
+        self.out_dim = out_dim
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.visual((x - self.mean) / self.std)
+
+
+def build_features(
+    backbone: str,
+    *,
+    in_dim: int = 0,
+    head_hidden: int = 0,
+    model_name: str = "demo",
+    clip_blocks: int = 2,
+) -> nn.Module:
+    """A fresh feature extractor with an ``out_dim`` attribute."""
+    if backbone == "head":
+        return FeatureMLP(in_dim, head_hidden)
+    if backbone == "cnn":
+        return SmallCNN()
+    if backbone == "clip":
+        return _clip_tower(model_name, clip_blocks)
+    raise StudioError(f"Unknown backbone '{backbone}'; choose head, clip or cnn.")
+
+
+def build_classifier(backbone: str, n_classes: int, **kw: object) -> Classifier:
+    features = build_features(backbone, **kw)  # type: ignore[arg-type]
+    return Classifier(features, int(features.out_dim), n_classes)
+
+
+class ProjectionNet(nn.Module):
+    """Features plus an MLP projection onto the unit sphere (SupCon's embedding)."""
+
+    def __init__(self, features: nn.Module, dim: int = 128) -> None:
+        super().__init__()
+        self.features = features
+        width = int(features.out_dim)
+        self.proj = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.proj(self.features(x)), dim=1)
+
+
+def _clip_tower(model_name: str, clip_blocks: int) -> ClipTower:
+    from core.models import load_model
+
+    loaded = load_model(model_name, "cpu")
+    visual = loaded.model.visual
+    mean, std = _normalisation(loaded.preprocess)
+    for p in visual.parameters():
+        p.requires_grad_(clip_blocks < 0)
+    if clip_blocks >= 0:
+        for module in _last_blocks(visual, clip_blocks):
+            for p in module.parameters():
+                p.requires_grad_(True)
+    return ClipTower(visual, int(loaded.embed_dim), mean, std)
+
+
+def _last_blocks(visual: nn.Module, n: int) -> list[nn.Module]:
+    """The last ``n`` residual blocks and everything after them (final norm, projection)."""
+    if n == 0:
+        return []
+    transformer = getattr(visual, "transformer", None)
+    if transformer is not None and hasattr(transformer, "resblocks"):
+        tail = [m for name, m in visual.named_children() if name in ("ln_post", "head")]
+        if isinstance(getattr(visual, "proj", None), nn.Parameter):
+            tail.append(_ParamHolder(visual.proj))
+        return list(transformer.resblocks)[-n:] + tail
+    return list(visual.children())[-n:]
+
+
+class _ParamHolder(nn.Module):
+    def __init__(self, param: nn.Parameter) -> None:
+        super().__init__()
+        self.param = param
+
+
+def _normalisation(preprocess: object) -> tuple[tuple, tuple]:
+    for step in getattr(preprocess, "transforms", []):
+        if type(step).__name__ == "Normalize":
+            return tuple(step.mean), tuple(step.std)
+    return CLIP_MEAN, CLIP_STD

@@ -1,0 +1,93 @@
+"""What a training run is: one JSON-able record that fully determines it.
+
+The same ``TrainConfig`` drives a run from the GUI, the CLI and ``torchrun`` (core.train.ddp), so a
+config written with ``train --write-config`` launches the identical run on a cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from core.errors import StudioError
+
+METHODS = ("erm", "balanced", "counterfactual", "selecmix", "disc")
+BACKBONES = ("head", "clip", "cnn")
+BALANCE_MODES = ("reweight", "resample", "groupdro")
+PAIR_MODES = ("auto", "annotation", "contrastive")
+
+
+@dataclass
+class TrainConfig:
+    project: str
+    method: str = "erm"
+    confounder: str | None = None
+    backbone: str = "head"
+    model: str = "demo"
+    epochs: int = 10
+    seed: int = 0
+    batch_size: int = 128
+    lr: float | None = None
+    """None: the backbone's default (head 1e-2, cnn 1e-3, clip 1e-5)."""
+    weight_decay: float = 0.0
+    image_size: int | None = None
+    """Side of the square training images (cnn/clip); None: native size capped at 64, or CLIP's."""
+    head_hidden: int = 0
+    """Hidden units of the head on frozen features; 0 means a linear head."""
+    clip_blocks: int = 2
+    """Last N transformer blocks of the CLIP image tower to fine-tune; -1 fine-tunes all."""
+    device: str | None = None
+    # method options
+    balance: str = "reweight"
+    dro_step: float = 0.01
+    cf_fraction: float = 1.0
+    """Share of each batch replaced by its counterfactual (the value drawn uniformly)."""
+    pairs: str = "auto"
+    """SelecMix partners: from the confounder annotation, from the biased contrastive model, or
+    ``auto`` (annotation when a confounder is given)."""
+    lff: bool = False
+    """SelecMix with an LfF biased model (GCE) re-weighting the debiased model's loss."""
+    aux_lr: float | None = None
+    mix_alpha: float = 2.0
+    """Beta(a, a) of concept-exemplar mixup (DISC uses 2)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> TrainConfig:
+        _choice("method", self.method, METHODS)
+        _choice("backbone", self.backbone, BACKBONES)
+        _choice("balance", self.balance, BALANCE_MODES)
+        _choice("pairs", self.pairs, PAIR_MODES)
+        if self.epochs < 1:
+            raise StudioError(f"Epochs must be at least 1 (got {self.epochs}).")
+        if self.batch_size < 2:
+            raise StudioError(f"The batch size must be at least 2 (got {self.batch_size}).")
+        if not 0.0 <= self.cf_fraction <= 1.0:
+            raise StudioError("The counterfactual fraction must lie between 0 and 1.")
+        needs_groups = self.method in ("balanced", "counterfactual") or self.pairs == "annotation"
+        if needs_groups and not self.confounder:
+            raise StudioError(
+                f"The '{self.method}' method needs a confounder: pass --confounder NAME."
+            )
+        return self
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        return {"head": 1e-2, "cnn": 1e-3, "clip": 1e-5}[self.backbone]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise StudioError(f"Unknown training setting(s): {', '.join(unknown)}.")
+        return cls(**data).validate()
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise StudioError(f"Unknown {name} '{value}'; choose one of {', '.join(allowed)}.")

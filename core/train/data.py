@@ -1,0 +1,233 @@
+"""The arrays a run trains on: inputs, labels, confounder values and splits of one project.
+
+Everything is indexed by image id (row of ``Dataset.table``), as in the rest of the engine. Images
+are decoded once into a uint8 tensor (N, 3, S, S) so that every epoch, every counterfactual and
+every method reads the same pixels; frozen-feature runs read the cached CLIP embeddings instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.errors import StudioError
+from core.imageio import ImageReadError, open_image
+from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from core.store import Project
+
+SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+EXCLUDED = -1
+KIND_BY_COLUMN = {
+    "color": "colour",
+    "colour": "colour",
+    "background": "background",
+    "place": "background",
+    "bg": "background",
+    "texture": "texture",
+}
+
+
+@dataclass
+class TrainData:
+    """Inputs and annotations of one run. ``values`` holds -1 where the confounder is unknown;
+    ``split`` holds SPLIT_CODES or EXCLUDED (user exclusions, undecodable images)."""
+
+    inputs: torch.Tensor
+    labels: np.ndarray
+    values: np.ndarray
+    split: np.ndarray
+    classes: list[str]
+    value_names: list[str]
+    confounder: str | None = None
+    kind: str = "other"
+    masks: torch.Tensor | None = None
+    """(N, 1, S, S) uint8 foreground masks (255 = object) when the dataset provides them."""
+
+    @property
+    def is_images(self) -> bool:
+        return self.inputs.dim() == 4
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def n_values(self) -> int:
+        return len(self.value_names)
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.split == SPLIT_CODES[split])
+
+    def group_counts(self, split: str = "train") -> np.ndarray:
+        """(C, V) image counts of each (class, value) group in ``split``."""
+        counts = np.zeros((self.n_classes, max(self.n_values, 1)), dtype=np.int64)
+        ids = self.indices(split)
+        ids = ids[self.values[ids] >= 0]
+        np.add.at(counts, (self.labels[ids], self.values[ids]), 1)
+        return counts
+
+    def aligned_values(self) -> np.ndarray:
+        """Per class, the value most of its training images have (the bias-aligned value)."""
+        counts = self.group_counts("train")
+        aligned = counts.argmax(axis=1)
+        aligned[counts.sum(axis=1) == 0] = -1
+        return aligned
+
+    def group_names(self) -> list[str]:
+        """``class/value`` for group id = class * V + value (the contract's numbering)."""
+        return [f"{c}/{v}" for c in self.classes for v in self.value_names]
+
+
+def load_train_data(
+    project: Project,
+    *,
+    backbone: str,
+    confounder: str | None,
+    model_name: str = "demo",
+    image_size: int | None = None,
+    device: str | None = None,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> Job[TrainData]:
+    """Build the arrays of a run from ``project`` (embeddings for ``head``, pixels otherwise)."""
+    dataset = project.dataset
+    n = len(dataset)
+    if n == 0:
+        raise StudioError("The project has no usable images to train on.")
+    classes = list(dataset.classes)
+    labels = dataset.labels
+    split = np.array(dataset.table["split"].map(SPLIT_CODES).fillna(EXCLUDED), dtype=np.int64)
+    excluded = [r[0] for r in project.query("SELECT image_id FROM exclusions")]
+    split[[i for i in excluded if 0 <= i < n]] = EXCLUDED
+    values, value_names, kind = confounder_values(project, confounder)
+    masks = None
+    if backbone == "head":
+        inputs, valid = yield from _embeddings(project, model_name, device, cancel)
+        split[~valid] = EXCLUDED
+    else:
+        size = image_size or _default_size(project, backbone, model_name)
+        inputs, bad = yield from load_images(
+            dataset.root, list(dataset.table["path"]), size, cancel
+        )
+        split[bad] = EXCLUDED
+        masks = yield from _masks(project, size, cancel)
+    for name in ("train", "val"):
+        if not np.any(split == SPLIT_CODES[name]):
+            raise StudioError(f"The project has no {name} images; a run needs train and val.")
+    return TrainData(inputs, labels, values, split, classes, value_names, confounder, kind, masks)
+
+
+def confounder_values(project: Project, name: str | None) -> tuple[np.ndarray, list[str], str]:
+    """Value index per image, value names and kind of confounder ``name``: an annotated
+    confounder (core.annotate) when one has that name, else a raw attribute column."""
+    n = len(project.dataset)
+    if not name:
+        return np.full(n, -1, dtype=np.int64), [], "other"
+    annotated = _annotated_confounder(project, name)
+    if annotated is not None:
+        return annotated
+    table = project.dataset.table
+    if name not in table.columns or name in ("path", "label", "split", "mask"):
+        raise StudioError(
+            f"There is no confounder or attribute column named '{name}' in this project."
+        )
+    column = table[name].astype("string").fillna("")
+    value_names = sorted(v for v in column.unique() if v)
+    lookup = {v: i for i, v in enumerate(value_names)}
+    values = np.array(column.map(lambda v: lookup.get(v, -1)), dtype=np.int64)
+    return values, value_names, KIND_BY_COLUMN.get(name.lower(), "other")
+
+
+def _annotated_confounder(project: Project, name: str) -> tuple[np.ndarray, list[str], str] | None:
+    try:
+        import core.annotate as annotate
+    except ModuleNotFoundError as exc:
+        if exc.name != "core.annotate":
+            raise
+        return None
+    known = {c.name: c for c in annotate.list_confounders(project)}
+    if name not in known:
+        return None
+    values = np.asarray(annotate.assignments(project, name), dtype=np.int64)
+    return values, list(known[name].values), known[name].kind
+
+
+def _embeddings(
+    project: Project, model_name: str, device: str | None, cancel: CancelToken
+) -> Job[tuple[torch.Tensor, np.ndarray]]:
+    from core.embed import embed_project, load_embeddings
+
+    embeddings = load_embeddings(project, model_name)
+    if embeddings is None:
+        yield Progress(0, 0, "embedding images")
+        embeddings = yield from embed_project(project, model_name, device=device, cancel=cancel)
+    vectors = torch.from_numpy(np.asarray(embeddings.vectors, dtype=np.float32))
+    return vectors, np.asarray(embeddings.valid, dtype=bool)
+
+
+def _default_size(project: Project, backbone: str, model_name: str) -> int:
+    if backbone == "clip":
+        from core.models import load_model
+
+        return int(load_model(model_name, "cpu").image_size)
+    first = open_image(project.dataset.image_path(0))
+    return min(64, max(first.size))
+
+
+def load_images(
+    root: Path, paths: list[str], size: int, cancel: CancelToken = NEVER_CANCELLED
+) -> Job[tuple[torch.Tensor, np.ndarray]]:
+    """Decode every image to (N, 3, size, size) uint8; returns the pixels and a bad-image mask."""
+    out = torch.zeros((len(paths), 3, size, size), dtype=torch.uint8)
+    bad = np.zeros(len(paths), dtype=bool)
+    for i, rel in enumerate(paths):
+        if i % 256 == 0:
+            cancel.raise_if_cancelled()
+            yield Progress(i, len(paths), "decoding images")
+        try:
+            image = open_image(root / rel, min_side=size)
+        except ImageReadError:
+            bad[i] = True
+            continue
+        if image.size != (size, size):
+            image = image.resize((size, size), Image.BILINEAR)
+        out[i] = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
+    return out, bad
+
+
+def _masks(project: Project, size: int, cancel: CancelToken) -> Job[torch.Tensor | None]:
+    """Foreground masks from the manifest's ``mask`` column, else from an alpha channel."""
+    dataset = project.dataset
+    n = len(dataset)
+    has_column = "mask" in dataset.table.columns and (dataset.table["mask"] != "").any()
+    masks = torch.zeros((n, 1, size, size), dtype=torch.uint8)
+    found = False
+    for i in range(n):
+        if i % 256 == 0:
+            cancel.raise_if_cancelled()
+            yield Progress(i, n, "reading masks")
+        path = dataset.mask_path(i) if has_column else dataset.image_path(i)
+        mask = _read_mask(path, from_alpha=not has_column) if path is not None else None
+        if mask is None:
+            if not has_column and i == 0:
+                return None  # the first image has no alpha: the dataset has none
+            continue
+        found = True
+        masks[i, 0] = torch.from_numpy(np.array(mask.resize((size, size), Image.BILINEAR)))
+    return masks if found else None
+
+
+def _read_mask(path: Path, *, from_alpha: bool) -> Image.Image | None:
+    try:
+        with Image.open(path) as image:
+            if from_alpha:
+                if "A" not in image.getbands():
+                    return None
+                alpha = image.getchannel("A")
+                return alpha if alpha.getextrema()[0] < 255 else None
+            return image.convert("L")
+    except (OSError, ValueError):
+        return None

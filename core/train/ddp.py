@@ -1,0 +1,80 @@
+"""The same run under ``torchrun`` with DistributedDataParallel.
+
+    torchrun --nproc_per_node=N -m core.train.ddp CONFIG.json [--run-id ID]
+
+CONFIG.json is what ``debias-studio train ... --write-config`` writes. Every rank loads the same
+data and takes its shard of every global batch, so with mean losses and DDP's gradient averaging
+the step equals the single-process step on the whole batch (no batch norm in our networks for that
+reason). Rank 0 owns the run record and checkpoints; NCCL on GPUs, gloo on CPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as tdist
+
+from core.jobs import run_quiet
+from core.store import Project
+from core.train.config import TrainConfig
+from core.train.job import load_run_data
+from core.train.loop import DistContext, fit
+from core.train.runs import create_run, finish_run, open_run
+
+
+def init_distributed() -> DistContext:
+    """Join the process group torchrun describes in the environment."""
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if not tdist.is_initialized():
+        tdist.init_process_group(backend)
+    rank, world = tdist.get_rank(), tdist.get_world_size()
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
+    return DistContext(rank, world)
+
+
+def run_distributed(config: TrainConfig, run_id: str | None = None) -> dict | None:
+    """Train ``config`` as one rank of a DDP job; rank 0 returns the metrics."""
+    dist = init_distributed()
+    if torch.cuda.is_available():
+        config.device = f"cuda:{torch.cuda.current_device()}"
+    project = Project.open(Path(config.project))
+    try:
+        ids = [None]
+        if dist.is_main:
+            record = open_run(project, run_id) if run_id else create_run(project, config)
+            ids = [record.id]
+        tdist.broadcast_object_list(ids, src=0)
+        record = open_run(project, str(ids[0]))
+        data = run_quiet(load_run_data(project, config))
+        outcome = run_quiet(fit(data, config, run_folder=record.folder, dist=dist))
+        if dist.is_main:
+            finish_run(project, record.id, "done", outcome.metrics)
+            return {"run_id": record.id, "metrics": outcome.metrics}
+        return None
+    finally:
+        project.close()
+        tdist.barrier()
+        tdist.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.train.ddp")
+    parser.add_argument("config", type=Path)
+    parser.add_argument("--run-id", default=None, help="resume this run")
+    parser.add_argument("--json", dest="json_out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    config = TrainConfig.from_dict(json.loads(args.config.read_text(encoding="utf-8")))
+    result = run_distributed(config, args.run_id)
+    if result is not None and args.json_out is not None:
+        args.json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""A training run on a project, as a job: record, data, fit, outcome.
+
+``train_run`` is what the GUI and the CLI start; ``resume_run`` continues a cancelled (or crashed)
+run from its last epoch checkpoint with the same config. Whatever happens, the ``runs`` table says
+how the run ended: done (with metrics), cancelled (with the epochs completed, resumable) or failed
+(with the reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import JobCancelled, StudioError
+from core.jobs import NEVER_CANCELLED, CancelToken, Job
+from core.store import Project
+from core.train.config import TrainConfig
+from core.train.data import TrainData, load_train_data
+from core.train.loop import DistContext, EpochCallback, fit
+from core.train.methods import ConceptExemplars
+from core.train.runs import (
+    RunRecord,
+    create_run,
+    finish_run,
+    mark_running,
+    open_run,
+    read_checkpoint_meta,
+)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "config": self.config,
+            "metrics": self.metrics,
+        }
+
+
+def train_run(
+    project: Project,
+    config: TrainConfig,
+    *,
+    cancel: CancelToken = NEVER_CANCELLED,
+    on_epoch: EpochCallback | None = None,
+    concepts: list[ConceptExemplars] | None = None,
+) -> Job[RunResult]:
+    """Start a new run of ``config`` on ``project`` and train it to the end."""
+    config.validate()
+    record = create_run(project, config)
+    return (yield from _execute(project, record, cancel, on_epoch, concepts, None))
+
+
+start_run = train_run
+
+
+def resume_run(
+    project: Project,
+    run_id: str,
+    *,
+    cancel: CancelToken = NEVER_CANCELLED,
+    on_epoch: EpochCallback | None = None,
+    concepts: list[ConceptExemplars] | None = None,
+) -> Job[RunResult]:
+    """Continue run ``run_id`` from its last checkpoint (from scratch if it had none)."""
+    record = open_run(project, run_id)
+    if record.status == "done":
+        raise StudioError(f"Run '{run_id}' has already finished; start a new run instead.")
+    mark_running(project, run_id)
+    return (yield from _execute(project, record, cancel, on_epoch, concepts, None))
+
+
+def _execute(
+    project: Project,
+    record: RunRecord,
+    cancel: CancelToken,
+    on_epoch: EpochCallback | None,
+    concepts: list[ConceptExemplars] | None,
+    dist: DistContext | None,
+) -> Job[RunResult]:
+    config = record.config
+    try:
+        data = yield from load_run_data(project, config, cancel)
+        if config.method == "disc" and concepts is None:
+            concepts = discovered_concepts(project, data)
+        outcome = yield from fit(
+            data,
+            config,
+            cancel=cancel,
+            run_folder=record.folder,
+            on_epoch=on_epoch,
+            dist=dist,
+            concepts=concepts,
+        )
+    except JobCancelled:
+        meta = read_checkpoint_meta(record.folder) or {"history": [], "epoch": -1}
+        finish_run(
+            project,
+            record.id,
+            "cancelled",
+            {
+                "history": meta["history"],
+                "completed_epochs": meta["epoch"] + 1,
+                "resumable": True,
+            },
+        )
+        raise
+    except Exception as exc:
+        finish_run(project, record.id, "failed", {"error": str(exc)})
+        raise
+    finish_run(project, record.id, "done", outcome.metrics)
+    return RunResult(record.id, "done", config.to_dict(), outcome.metrics)
+
+
+def load_run_data(
+    project: Project, config: TrainConfig, cancel: CancelToken = NEVER_CANCELLED
+) -> Job[TrainData]:
+    return (
+        yield from load_train_data(
+            project,
+            backbone=config.backbone,
+            confounder=config.confounder,
+            model_name=config.model,
+            image_size=config.image_size,
+            device=config.device,
+            cancel=cancel,
+        )
+    )
+
+
+def discovered_concepts(project: Project, data: TrainData) -> list[ConceptExemplars] | None:
+    """Concept exemplars and sensitivities from the project's discovery, when core.concepts
+    provides them; None makes the DISC cure fall back to the confounder's values."""
+    try:
+        from core.concepts import cure_exemplars  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return cure_exemplars(project, data)

@@ -1,0 +1,90 @@
+"""What every method shares: the batch it sees, the networks it trains, the state it saves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.train.config import TrainConfig
+from core.train.data import TrainData
+
+
+@dataclass
+class Batch:
+    """A training batch on the run's device. ``v`` is the confounder value (-1 unknown); ``ids``
+    are image ids (on the CPU) so that methods can keep per-image state."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    v: torch.Tensor
+    ids: torch.Tensor
+
+
+class Method:
+    """ERM's skeleton; subclasses change ``loss`` and may add networks or sampling weights."""
+
+    name = "method"
+
+    def __init__(
+        self, config: TrainConfig, data: TrainData, model: nn.Module, device: torch.device
+    ) -> None:
+        self.config = config
+        self.data = data
+        self.device = device
+        self.nets: dict[str, nn.Module] = {"model": model}
+
+    @property
+    def model(self) -> nn.Module:
+        return self.nets["model"]
+
+    def param_groups(self) -> list[dict]:
+        """Optimiser parameter groups: the classifier at the run's rate, plus any extra nets."""
+        groups = [{"params": _trainable(self.nets["model"]), "lr": self.config.learning_rate}]
+        for name, net in self.nets.items():
+            if name != "model":
+                lr = self.config.aux_lr or self.config.learning_rate
+                groups.append({"params": _trainable(net), "lr": lr})
+        return groups
+
+    def loss(self, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def sample_weights(self) -> np.ndarray | None:
+        """Sampling weight per image id for re-sampled epochs; None samples uniformly."""
+        return None
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """Tensors besides network weights that a resumed run needs (e.g. GroupDRO's q)."""
+        return {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        for key, value in tensors.items():
+            getattr(self, key).copy_(value.to(getattr(self, key).device))
+
+
+def _trainable(net: nn.Module) -> list[nn.Parameter]:
+    return [p for p in net.parameters() if p.requires_grad]
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy in float32 (autocast may hand us bf16 logits)."""
+    return F.cross_entropy(logits.float(), y, reduction="none")
+
+
+def group_ids(data: TrainData) -> np.ndarray:
+    """Group per image: class * V + value, or a per-class 'unknown' bucket C * V + class."""
+    n_values = data.n_values
+    known = data.values >= 0
+    return np.where(
+        known,
+        data.labels * n_values + data.values,
+        data.n_classes * n_values + data.labels,
+    ).astype(np.int64)
+
+
+def n_groups(data: TrainData) -> int:
+    return data.n_classes * data.n_values + data.n_classes

@@ -1,0 +1,178 @@
+"""SelecMix (Hwang et al., NeurIPS 2022): mixup on contradicting pairs.
+
+Per batch a coin picks (i) a partner with the same label and the most dissimilar bias feature, or
+(ii) one with a different label and the most similar bias feature; x~ = lam x_i + (1 - lam) x_j,
+lam ~ U(0, 0.5), trained with the partner's label y_j. Bias features come from an auxiliary
+contrastive model made biased on purpose (SupCon with GCE-style re-weighting, q = 0.7, tau = 0.2,
+so it learns the easy cue first), or, when the confounder is annotated, from the annotation.
+The LfF variant adds a GCE-trained biased classifier whose relative loss re-weights the debiased
+model's cross-entropy, plus 0.1 x the mix loss.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.train.backbones import Classifier, FeatureMLP, ProjectionNet, SmallCNN, build_classifier
+from core.train.methods.base import Batch, Method, cross_entropy
+
+GCE_Q = 0.7
+TAU = 0.2
+EMA_ALPHA = 0.7
+LFF_MIX_WEIGHT = 0.1
+
+
+def contrastive_partners(sim: torch.Tensor, y: torch.Tensor, same_label: bool) -> torch.Tensor:
+    """Partner of each row from a bias-similarity matrix: same label and least similar, or a
+    different label and most similar. A row without any candidate is its own partner."""
+    same = y[:, None] == y[None, :]
+    eye = torch.eye(len(y), dtype=torch.bool, device=y.device)
+    if same_label:
+        allowed = same & ~eye
+        scores = torch.where(allowed, -sim, torch.full_like(sim, -torch.inf))
+    else:
+        allowed = ~same
+        scores = torch.where(allowed, sim, torch.full_like(sim, -torch.inf))
+    partner = scores.argmax(dim=1)
+    own = torch.arange(len(y), device=y.device)
+    return torch.where(allowed.any(dim=1), partner, own)
+
+
+def annotation_partners(
+    y: torch.Tensor, v: torch.Tensor, same_label: bool, gen: torch.Generator
+) -> torch.Tensor:
+    """Partner from the annotation (the official ground-truth mode): same label and a different
+    value, or a different label and the same value; drawn at random among the candidates."""
+    same_y = y[:, None] == y[None, :]
+    same_v = v[:, None] == v[None, :]
+    known = (v[:, None] >= 0) & (v[None, :] >= 0)
+    allowed = (same_y & ~same_v if same_label else ~same_y & same_v) & known
+    noise = torch.rand(allowed.shape, generator=gen).to(y.device)
+    partner = torch.where(allowed, noise, torch.full_like(noise, -1.0)).argmax(dim=1)
+    own = torch.arange(len(y), device=y.device)
+    return torch.where(allowed.any(dim=1), partner, own)
+
+
+def mix_pairs(
+    x: torch.Tensor, y: torch.Tensor, partner: torch.Tensor, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x~ = lam x_i + (1 - lam) x_j with lam ~ U(0, 0.5), target y_j (x_i itself when unpaired)."""
+    lam = (torch.rand(len(y), generator=gen) * 0.5).to(x.device)
+    lam = torch.where(partner == torch.arange(len(y), device=x.device), 1.0, lam)
+    lam = lam.view(-1, *([1] * (x.dim() - 1)))
+    return lam * x + (1 - lam) * x[partner], y[partner]
+
+
+def supcon_gsc_loss(
+    z: torch.Tensor, y: torch.Tensor, tau: float = TAU, q: float = GCE_Q, gsc: bool = True
+) -> torch.Tensor:
+    """Supervised contrastive loss whose log-likelihoods are weighted by q * p^q (detached), the
+    generalised-CE re-weighting that makes the embedding fit the easy, biased cue first
+    (``gsc=False``: plain SupCon)."""
+    sim = z @ z.t() / tau
+    sim = sim - sim.max(dim=1, keepdim=True).values.detach()
+    eye = torch.eye(len(y), device=z.device)
+    not_self = 1.0 - eye
+    log_prob = sim - torch.log((torch.exp(sim) * not_self).sum(1, keepdim=True) + 1e-9)
+    if gsc:
+        log_prob = torch.exp(log_prob.detach()) ** q * q * log_prob
+    positives = (y[:, None] == y[None, :]).float() * not_self
+    per_row = (positives * log_prob).sum(1) / positives.sum(1).clamp_min(1.0)
+    return -per_row.mean()
+
+
+def generalized_ce(logits: torch.Tensor, y: torch.Tensor, q: float = GCE_Q) -> torch.Tensor:
+    p = F.softmax(logits.float(), dim=1).gather(1, y[:, None]).squeeze(1).detach()
+    return cross_entropy(logits, y) * (p**q) * q
+
+
+class SelecMix(Method):
+    name = "selecmix"
+
+    def __init__(self, config, data, model, device) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(config, data, model, device)
+        mode = config.pairs
+        if mode == "auto":
+            mode = "annotation" if data.n_values >= 2 else "contrastive"
+        if mode == "annotation" and data.n_values < 2:
+            from core.errors import StudioError
+
+            raise StudioError("SelecMix's annotation pairs need a confounder with two values.")
+        self.pair_mode = mode
+        if mode == "contrastive":
+            self.nets["bias_embedding"] = ProjectionNet(_aux_features(model, data)).to(device)
+        if config.lff:
+            clone = build_classifier_like(model, data).to(device)
+            self.nets["biased_classifier"] = clone
+            n = len(data.labels)
+            self.ema_d = torch.zeros(n, device=device)
+            self.ema_b = torch.zeros(n, device=device)
+            self.ema_seen = torch.zeros(n, device=device)
+            self.labels = torch.from_numpy(data.labels).to(device)
+
+    def loss(self, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        same_label = bool(torch.rand(1, generator=gen) > 0.5)
+        logs: dict[str, float] = {}
+        total = torch.zeros((), device=batch.x.device)
+        if self.pair_mode == "contrastive":
+            z = self.nets["bias_embedding"](batch.x)
+            aux = supcon_gsc_loss(z.float(), batch.y)
+            partner = contrastive_partners((z @ z.t()).detach().float(), batch.y, same_label)
+            total = total + aux
+            logs["supcon"] = float(aux.detach())
+        else:
+            partner = annotation_partners(batch.y, batch.v, same_label, gen)
+        x_mix, y_mix = mix_pairs(batch.x, batch.y, partner, gen)
+        if not self.config.lff:
+            mix = cross_entropy(self.model(x_mix), y_mix).mean()
+            logs["mix"] = float(mix.detach())
+            return total + mix, logs
+        n = len(batch.y)
+        logits = self.model(torch.cat([batch.x, x_mix]))
+        logits_d, logits_mix = logits[:n], logits[n:]
+        logits_b = self.nets["biased_classifier"](batch.x)
+        ce_d = cross_entropy(logits_d, batch.y)
+        weight = self._lff_weight(ce_d.detach(), cross_entropy(logits_b, batch.y).detach(), batch)
+        main = (weight * ce_d).mean()
+        biased = generalized_ce(logits_b, batch.y).mean()
+        mix = cross_entropy(logits_mix, y_mix).mean()
+        logs.update(
+            ce=float(ce_d.mean().detach()), gce=float(biased.detach()), mix=float(mix.detach())
+        )
+        return total + main + biased + LFF_MIX_WEIGHT * mix, logs
+
+    def _lff_weight(self, loss_d: torch.Tensor, loss_b: torch.Tensor, batch: Batch):
+        """LfF's relative difficulty ell_b / (ell_b + ell_d) from per-image loss EMAs, each
+        normalised by its class maximum."""
+        ids = batch.ids.to(self.device)
+        for ema, fresh in ((self.ema_d, loss_d), (self.ema_b, loss_b)):
+            ema[ids] = EMA_ALPHA * ema[ids] + (1 - EMA_ALPHA * self.ema_seen[ids]) * fresh
+        self.ema_seen[ids] = 1.0
+        d, b = self.ema_d[ids].clone(), self.ema_b[ids].clone()
+        for c in batch.y.unique():
+            rows = batch.y == c
+            in_class = self.labels == c
+            d[rows] /= self.ema_d[in_class].max().clamp_min(1e-8)
+            b[rows] /= self.ema_b[in_class].max().clamp_min(1e-8)
+        return b / (b + d + 1e-8)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        if self.config.lff:
+            return {"ema_d": self.ema_d, "ema_b": self.ema_b, "ema_seen": self.ema_seen}
+        return {}
+
+
+def _aux_features(model: nn.Module, data) -> nn.Module:  # type: ignore[no-untyped-def]
+    """The bias model need only find the easy cue: a small CNN for images (even when the main
+    network is CLIP), an MLP on frozen features."""
+    if data.is_images:
+        return SmallCNN()
+    return FeatureMLP(int(data.inputs.shape[1]), 0)
+
+
+def build_classifier_like(model: nn.Module, data) -> Classifier:  # type: ignore[no-untyped-def]
+    if data.is_images:
+        return Classifier(SmallCNN(), SmallCNN().out_dim, data.n_classes)
+    return build_classifier("head", data.n_classes, in_dim=int(data.inputs.shape[1]))

@@ -1,0 +1,140 @@
+"""Run records: a run is stored, a cancelled run is consistent and resumes to the same result,
+and the CLI writes config and per-group metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.errors import JobCancelled
+from core.jobs import CancelToken, run_quiet
+from core.store import Project
+from core.train import TrainConfig, list_runs, resume_run, train_run
+from tests.core.train_fixtures import shapes_project
+
+
+@pytest.fixture(scope="module")
+def project_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("train")
+    shapes_project(folder, n_train=96, n_eval=24).close()
+    return folder / "project"
+
+
+def _config(folder: Path, **kw: object) -> TrainConfig:
+    options = {
+        "method": "counterfactual",
+        "confounder": "color",
+        "backbone": "cnn",
+        "epochs": 3,
+        "batch_size": 32,
+        "seed": 3,
+    }
+    options.update(kw)
+    return TrainConfig(project=str(folder), **options)  # type: ignore[arg-type]
+
+
+def test_a_cancelled_run_is_recorded_and_resumes_to_the_same_result(project_folder) -> None:
+    with Project.open(project_folder) as project:
+        straight = run_quiet(train_run(project, _config(project_folder)))
+        cancel = CancelToken()
+
+        def stop_after_first_epoch(entry: dict) -> None:
+            if entry["epoch"] == 0:
+                cancel.cancel()
+
+        with pytest.raises(JobCancelled):
+            run_quiet(
+                train_run(
+                    project, _config(project_folder), cancel=cancel, on_epoch=stop_after_first_epoch
+                )
+            )
+        cancelled = next(r for r in list_runs(project) if r["status"] == "cancelled")
+        assert cancelled["metrics"]["completed_epochs"] == 1
+        assert len(cancelled["metrics"]["history"]) == 1
+        folder = project.runs_dir / cancelled["id"]
+        assert {"config.json", "metrics.json", "checkpoint.safetensors"} <= {
+            p.name for p in folder.iterdir()
+        }
+        resumed = run_quiet(resume_run(project, cancelled["id"]))
+        assert resumed.status == "done"
+        assert [h["loss"] for h in resumed.metrics["history"]] == pytest.approx(
+            [h["loss"] for h in straight.metrics["history"]], rel=1e-5
+        )
+        assert resumed.metrics["test"]["per_group"] == straight.metrics["test"]["per_group"]
+        statuses = {r["id"]: r["status"] for r in list_runs(project)}
+        assert statuses[cancelled["id"]] == "done"
+
+
+def test_cli_train_writes_config_and_group_metrics(project_folder, tmp_path, capsys) -> None:
+    out = tmp_path / "run.json"
+    code = main(
+        [
+            "train",
+            str(project_folder),
+            "--method",
+            "selecmix",
+            "--confounder",
+            "color",
+            "--backbone",
+            "cnn",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["method"] == "selecmix"
+    for split in ("val", "test"):
+        metrics = result["metrics"][split]
+        assert {"avg_acc", "worst_group_acc", "unbiased_acc", "per_group"} <= set(metrics)
+        group = metrics["per_group"]["c0/red"]
+        assert set(group) == {"acc", "count"} and group["count"] > 0
+    assert main(["runs", str(project_folder)]) == 0
+    assert result["run_id"] in capsys.readouterr().out
+
+
+def test_cli_write_config_round_trips(project_folder, tmp_path) -> None:
+    target = tmp_path / "config.json"
+    code = main(
+        [
+            "train",
+            str(project_folder),
+            "--method",
+            "balanced",
+            "--confounder",
+            "color",
+            "--backbone",
+            "cnn",
+            "--write-config",
+            str(target),
+        ]
+    )
+    assert code == 0
+    config = TrainConfig.from_dict(json.loads(target.read_text()))
+    assert config.method == "balanced" and Path(config.project) == project_folder.resolve()
+
+
+def test_unknown_confounder_is_one_clear_error(project_folder, capsys) -> None:
+    code = main(
+        [
+            "train",
+            str(project_folder),
+            "--method",
+            "balanced",
+            "--confounder",
+            "nope",
+            "--backbone",
+            "cnn",
+            "--epochs",
+            "1",
+        ]
+    )
+    assert code == 1
+    assert "no confounder or attribute column named 'nope'" in capsys.readouterr().err

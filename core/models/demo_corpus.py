@@ -1,0 +1,147 @@
+"""Synthetic images for training the demo CLIP: every concept the demo data shows, rendered.
+
+A ``Scene`` says what an image holds (a coloured handwritten digit, a coloured object on a
+background, a bare texture, a plain colour, an everyday photo or noise); ``render`` draws it with
+the same code the demo data uses (core.demo), so the model sees exactly the kind of pixels it will
+be asked about. Scenes mix the attributes freely (any digit in any colour, any object on any
+background) so that the model learns colour, shape, digit and background as separate concepts and
+not the demo's planted pairings. Captions are written by ``core.models.demo_captions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.demo.backgrounds import composite
+from core.demo.digits import BACKGROUND as DARK
+from core.demo.digits import handwritten_digits, stroke_alpha, tint
+from core.demo.palette import DIGIT_COLOURS, NAMED_COLOURS, jittered, rgb
+from core.demo.photos import PHOTOS, random_view
+from core.demo.shapes import SHAPES, place
+from core.demo.textures import BACKGROUNDS, random_crop
+
+SIZE = 64
+COLOURS: tuple[str, ...] = tuple(NAMED_COLOURS)
+KIND_WEIGHTS: dict[str, float] = {
+    "digit": 0.30,
+    "object": 0.32,
+    "texture": 0.12,
+    "plain": 0.10,
+    "photo": 0.10,
+    "noise": 0.06,
+}
+"""How often each kind of scene is drawn."""
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What one training image shows; ``None`` where an attribute does not apply."""
+
+    kind: str
+    colour: str | None = None
+    shape: str | None = None
+    background: str | None = None  # one of BACKGROUNDS, "dark" or "plain <colour>"
+    digit: int | None = None
+    photo: str | None = None
+
+
+def sample_scene(rng: np.random.Generator) -> Scene:
+    """A random scene; every attribute independent of the others."""
+    kinds = list(KIND_WEIGHTS)
+    kind = kinds[int(rng.choice(len(kinds), p=np.array(list(KIND_WEIGHTS.values()))))]
+    if kind == "digit":
+        colour = _pick(rng, DIGIT_COLOURS) if rng.random() < 0.85 else _pick(rng, COLOURS)
+        digit = int(rng.integers(10))
+        return Scene(kind, colour=colour, digit=digit, background=_ground(rng, colour))
+    if kind == "object":
+        colour = _pick(rng, COLOURS)
+        return Scene(kind, colour=colour, shape=_pick(rng, SHAPES), background=_ground(rng, colour))
+    if kind == "texture":
+        return Scene(kind, background=_pick(rng, BACKGROUNDS))
+    if kind == "plain":
+        return Scene(kind, colour=_pick(rng, COLOURS))
+    if kind == "photo":
+        return Scene(kind, photo=_pick(rng, tuple(PHOTOS)))
+    return Scene(kind)
+
+
+def render(scene: Scene, rng: np.random.Generator, size: int = SIZE) -> np.ndarray:
+    """Draw ``scene`` as uint8 RGB (size, size, 3)."""
+    if scene.kind in ("digit", "object"):
+        assert scene.colour is not None
+        alpha = (
+            _digit_alpha(scene, rng, size)
+            if scene.kind == "digit"
+            else place(str(scene.shape), size, rng, scale=(0.45, 0.9))
+        )
+        ground = _ground_pixels(str(scene.background), size, rng)
+        if scene.kind == "digit" and scene.background == "dark":
+            pixels = tint(alpha, jittered(scene.colour, rng), rng)
+        else:
+            pixels = composite(ground, alpha, jittered(scene.colour, rng))
+    elif scene.kind == "texture":
+        pixels = random_crop(str(scene.background), size, rng)
+    elif scene.kind == "plain":
+        pixels = _plain(str(scene.colour), size, rng)
+    elif scene.kind == "photo":
+        pixels = random_view(str(scene.photo), size, rng)
+    else:
+        pixels = _noise(size, rng)
+    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def _ground(rng: np.random.Generator, colour: str) -> str:
+    """Where a digit or object of ``colour`` sits: mostly a dark backdrop or a demo background
+    photo; never a ground of its own colour, on which it would vanish."""
+    roll = rng.random()
+    if roll < 0.4 and colour != "black":
+        return "dark"
+    if roll < 0.85:
+        return _pick(rng, BACKGROUNDS)
+    return "plain " + _pick(rng, tuple(c for c in COLOURS if c != colour))
+
+
+def _digit_alpha(scene: Scene, rng: np.random.Generator, size: int) -> np.ndarray:
+    images, labels = handwritten_digits()
+    choices = np.flatnonzero(labels == scene.digit)
+    return stroke_alpha(images[int(rng.choice(choices))], size, rng)
+
+
+def _ground_pixels(background: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    if background == "dark":
+        return np.broadcast_to(DARK, (size, size, 3)).astype(np.float32)
+    if background.startswith("plain "):
+        return _plain(background.removeprefix("plain "), size, rng)
+    return random_crop(background, size, rng)
+
+
+def _plain(colour: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A flat colour field with a gentle shading and sensor noise."""
+    base = rgb(colour) * rng.uniform(0.9, 1.0)
+    ramp = np.linspace(-0.05, 0.05, size, dtype=np.float32) * rng.choice([-1.0, 1.0])
+    field = base[None, None, :] + (
+        ramp[:, None, None] if rng.random() < 0.5 else ramp[None, :, None]
+    )
+    return field + rng.normal(0.0, 0.015, size=(size, size, 3)).astype(np.float32)
+
+
+def _noise(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Random static or smooth random blobs: images that show none of the demo's concepts."""
+    if rng.random() < 0.5:
+        return rng.random((size, size, 3), dtype=np.float32)
+    coarse = rng.random((4, 4, 3), dtype=np.float32)
+    from PIL import Image
+
+    channels = [
+        np.asarray(
+            Image.fromarray(coarse[..., c], mode="F").resize((size, size), Image.Resampling.BICUBIC)
+        )
+        for c in range(3)
+    ]
+    return np.stack(channels, axis=2)

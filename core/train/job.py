@@ -25,6 +25,7 @@ from core.train.runs import (
     mark_running,
     open_run,
     read_checkpoint_meta,
+    save_predictions,
 )
 
 
@@ -115,6 +116,8 @@ def _execute(
     except Exception as exc:
         finish_run(project, record.id, "failed", {"error": str(exc)})
         raise
+    if outcome.model is not None:
+        save_predictions(record.folder, outcome.model, data, config.device)
     finish_run(project, record.id, "done", outcome.metrics)
     return RunResult(record.id, "done", config.to_dict(), outcome.metrics)
 

@@ -27,6 +27,9 @@ from core.train.config import TrainConfig
 
 CHECKPOINT = "checkpoint.safetensors"
 BEST = "best.safetensors"
+PREDICTIONS = "predictions.npy"
+"""Predicted class index per image id of the finished run's kept model (-1: not predicted,
+e.g. excluded); read by the export's manifest."""
 
 
 @dataclass
@@ -89,6 +92,37 @@ def list_runs(project: Project) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+# ---- per-image predictions ----------------------------------------------------------------------
+def save_predictions(folder: Path, model: nn.Module, data: Any, device: str | None) -> None:
+    """Predict every usable image with the run's kept model and store the classes."""
+    import numpy as np
+
+    from core.train.loop import predict, resolve_device
+
+    ids = np.flatnonzero(data.split >= 0)
+    predictions = np.full(len(data.labels), -1, dtype=np.int64)
+    predictions[ids] = predict(model, data, ids, resolve_device(device))
+    tmp = folder / (PREDICTIONS + ".tmp")
+    with open(tmp, "wb") as handle:
+        np.save(handle, predictions, allow_pickle=False)
+    os.replace(tmp, folder / PREDICTIONS)
+
+
+def load_predictions(project: Project, run_id: str) -> Any:
+    """The stored predictions of run ``run_id`` (int64 per image id), or None when the run has
+    none or they belong to a different set of images."""
+    import numpy as np
+
+    path = project.runs_dir / run_id / PREDICTIONS
+    try:
+        predictions = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if predictions.ndim != 1 or len(predictions) != len(project.dataset):
+        return None
+    return predictions.astype(np.int64)
 
 
 # ---- checkpoints --------------------------------------------------------------------------------

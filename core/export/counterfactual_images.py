@@ -1,0 +1,237 @@
+"""Materialised counterfactual images: each image re-rendered under every other value of a
+confounder, with its provenance.
+
+The generators are the training engine's (core.train.counterfactuals: colour re-paint,
+background swap by mask compositing, exemplar mixup), fitted the same way - on a seeded sample of
+training images - so an exported counterfactual is what the counterfactual cure trains on. Images
+are decoded in chunks behind that fixed fitting sample, so memory stays bounded whatever the
+dataset size. Images are rendered square at ``size`` pixels (default: the first image's larger
+side, at most ``MAX_SIDE``).
+
+Output per confounder: ``counterfactuals/<confounder>/<split>/<class>/<stem>__<value>.png`` and
+``counterfactuals/<confounder>/manifest.csv`` (path, label, split, the confounder's *new* value,
+then the provenance: source image id and path, its original value, the generator and the seed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from core.errors import StudioError
+from core.export.atomic import ExportTarget
+from core.export.frame import ConfounderView, ExportFrame
+from core.export.layout import safe_folder_name
+from core.export.manifest import write_table
+from core.imageio import ImageReadError, open_image
+from core.jobs import CancelToken, Job, Progress, run_quiet
+from core.store import Project
+from core.train.counterfactuals import choose_generator
+from core.train.data import SPLIT_CODES, TrainData, load_images
+
+FOLDER = "counterfactuals"
+MAX_SIDE = 256
+FIT_SAMPLE = 1000
+"""Training images the generator is fitted on (colour means, background pool, exemplars)."""
+CHUNK = 128
+
+
+@dataclass
+class CounterfactualResult:
+    confounder: str
+    generator: str
+    images: int
+    sources: int
+    size: int
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def export_counterfactuals(
+    target: ExportTarget,
+    project: Project,
+    frame: ExportFrame,
+    view: ConfounderView,
+    *,
+    splits: Sequence[str] = ("train",),
+    size: int | None = None,
+    seed: int = 0,
+    cancel: CancelToken,
+) -> Job[CounterfactualResult]:
+    """Write every kept image of ``splits`` (value known) under each other value of ``view``."""
+    if len(view.values) < 2:
+        raise StudioError(f"The confounder '{view.name}' has fewer than two values to swap.")
+    dataset = project.dataset
+    split_names = frame.table["split"].astype(str).to_numpy()
+    known = ~frame.excluded & (view.assignment >= 0)
+    sources = np.flatnonzero(known & np.isin(split_names, list(splits)))
+    fit_ids = _fit_sample(known & (split_names == "train"), seed)
+    if len(fit_ids) == 0:
+        raise StudioError(
+            f"No kept training image has a known '{view.name}' value to fit counterfactuals on."
+        )
+    side = size or _native_side(dataset.image_path(int(fit_ids[0])))
+    paths = dataset.table["path"].astype(str).tolist()
+    yield Progress(0, len(sources), f"fitting {view.name} counterfactuals")
+    fit_pixels, fit_bad = yield from load_images(
+        dataset.root, [paths[i] for i in fit_ids], side, cancel
+    )
+    fit_masks = _masks(project, fit_ids, side)
+    fit_split = np.where(fit_bad, -1, SPLIT_CODES["train"]).astype(np.int64)
+    data = TrainData(
+        inputs=fit_pixels,
+        labels=frame.labels[fit_ids],
+        values=view.assignment[fit_ids],
+        split=fit_split,
+        classes=frame.classes,
+        value_names=view.values,
+        confounder=view.name,
+        kind=view.kind,
+        masks=fit_masks,
+    )
+    generator = choose_generator(data)
+    gen = torch.Generator().manual_seed(seed)
+    base = f"{FOLDER}/{safe_folder_name(view.column)}"
+    rows: list[dict[str, object]] = []
+    written = 0
+    for start in range(0, len(sources), CHUNK):
+        cancel.raise_if_cancelled()
+        chunk = sources[start : start + CHUNK]
+        pixels, bad = run_quiet(load_images(dataset.root, [paths[i] for i in chunk], side))
+        masks = _masks(project, chunk, side) if fit_masks is not None else None
+        local = _extend(data, fit_pixels, fit_masks, fit_split, frame, view, chunk, pixels, masks)
+        good = np.flatnonzero(~bad)
+        x = pixels[good].float() / 255.0
+        values = torch.from_numpy(view.assignment[chunk[good]])
+        ids = torch.from_numpy(local[good])
+        for value in range(len(view.values)):
+            change = np.flatnonzero(values.numpy() != value)
+            if not len(change):
+                continue
+            targets = torch.full((len(change),), value, dtype=torch.long)
+            out = generator(x[change], values[change], targets, ids[change], gen)
+            images = (out.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).to(torch.uint8)
+            for row, image in zip(change.tolist(), images.numpy(), strict=True):
+                image_id = int(chunk[good[row]])
+                relative = _name(frame, image_id, view.values[value])
+                Image.fromarray(image).save(target.path(f"{base}/{relative}"), format="PNG")
+                rows.append(_provenance(frame, view, image_id, relative, value, generator.name))
+                written += 1
+        yield Progress(
+            min(start + CHUNK, len(sources)),
+            len(sources),
+            f"{written} {view.name} counterfactual images",
+        )
+    table = pd.DataFrame(rows, columns=_columns(view))
+    table["seed"] = seed
+    table["size"] = side
+    write_table(target, table, f"{base}/manifest", parquet=False)
+    return CounterfactualResult(view.name, generator.name, written, len(sources), side)
+
+
+def _columns(view: ConfounderView) -> list[str]:
+    return [
+        "path",
+        "label",
+        "split",
+        view.column,
+        "source_image_id",
+        "source_path",
+        f"source_{view.column}",
+        "generator",
+    ]
+
+
+def _provenance(
+    frame: ExportFrame,
+    view: ConfounderView,
+    image_id: int,
+    relative: str,
+    value: int,
+    generator: str,
+) -> dict[str, object]:
+    row = frame.table.iloc[image_id]
+    return {
+        "path": relative,
+        "label": row["label"],
+        "split": row["split"],
+        view.column: view.values[value],
+        "source_image_id": image_id,
+        "source_path": row["path"],
+        f"source_{view.column}": view.values[int(view.assignment[image_id])],
+        "generator": generator,
+    }
+
+
+def _name(frame: ExportFrame, image_id: int, value: str) -> str:
+    row = frame.table.iloc[image_id]
+    stem = PurePosixPath(str(row["path"])).stem
+    folder = f"{safe_folder_name(row['split'])}/{safe_folder_name(row['label'])}"
+    return f"{folder}/{stem}-{image_id}__{safe_folder_name(value)}.png"
+
+
+def _fit_sample(mask: np.ndarray, seed: int) -> np.ndarray:
+    ids = np.flatnonzero(mask)
+    if len(ids) > FIT_SAMPLE:
+        ids = np.sort(np.random.default_rng(seed).choice(ids, FIT_SAMPLE, replace=False))
+    return ids
+
+
+def _native_side(path: Path) -> int:
+    try:
+        image = open_image(path)
+    except ImageReadError as exc:
+        raise StudioError(f"Cannot read {path} to size the counterfactuals: {exc}") from exc
+    return min(MAX_SIDE, max(image.size))
+
+
+def _masks(project: Project, ids: np.ndarray, side: int) -> torch.Tensor | None:
+    """Foreground masks of ``ids`` from the dataset's mask column (None: it has none, and the
+    generators threshold the foreground instead)."""
+    dataset = project.dataset
+    if "mask" not in dataset.table.columns or not (dataset.table["mask"] != "").any():
+        return None
+    out = torch.zeros((len(ids), 1, side, side), dtype=torch.uint8)
+    for row, image_id in enumerate(ids.tolist()):
+        path = dataset.mask_path(image_id)
+        if path is None:
+            continue
+        try:
+            with Image.open(path) as image:
+                mask = image.convert("L")
+                if mask.size != (side, side):
+                    mask = mask.resize((side, side), Image.BILINEAR)
+                out[row, 0] = torch.from_numpy(np.array(mask))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _extend(
+    data: TrainData,
+    fit_pixels: torch.Tensor,
+    fit_masks: torch.Tensor | None,
+    fit_split: np.ndarray,
+    frame: ExportFrame,
+    view: ConfounderView,
+    chunk: np.ndarray,
+    pixels: torch.Tensor,
+    masks: torch.Tensor | None,
+) -> np.ndarray:
+    """Put the chunk behind the fitting sample in ``data`` (split -1, so it never joins the
+    fitted pools); returns the chunk's row numbers there."""
+    offset = len(fit_pixels)
+    data.inputs = torch.cat([fit_pixels, pixels])
+    if fit_masks is not None and masks is not None:
+        data.masks = torch.cat([fit_masks, masks])
+    data.labels = np.concatenate([data.labels[:offset], frame.labels[chunk]])
+    data.values = np.concatenate([data.values[:offset], view.assignment[chunk]])
+    data.split = np.concatenate([fit_split, np.full(len(chunk), -1, dtype=np.int64)])
+    return offset + np.arange(len(chunk), dtype=np.int64)

@@ -1,0 +1,172 @@
+"""The cleaned dataset as an ImageFolder tree: ``imagefolder/<split>/<class>/<file>``.
+
+Images the user excluded are left out. Each file is a copy, a hard link or a symbolic link to the
+source image - the user's choice: copies are self-contained, links cost no space (hard links need
+the same disk, symbolic links need the source to stay where it is). ``imagefolder/manifest.csv``
+lists the same images with paths relative to ``imagefolder/``, so the tree opens as a project on
+its own (with copies or hard links: the dataset opener refuses symbolic links that lead out of
+the dataset folder); masks, when the dataset has them, go to ``imagefolder/masks/`` (outside
+the split folders, so torchvision's ImageFolder does not take them for a class).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from core.errors import StudioError
+from core.export.atomic import ExportTarget
+from core.jobs import CancelToken, Job, Progress
+
+LINK_MODES = ("copy", "hardlink", "symlink")
+FOLDER = "imagefolder"
+PROGRESS_EVERY = 2000
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+
+
+@dataclass
+class Placement:
+    """One file to put into the export: the source and its path relative to the export root."""
+
+    source: str
+    relative: str
+
+
+def check_mode(mode: str) -> str:
+    if mode not in LINK_MODES:
+        raise StudioError(f"Unknown link mode '{mode}'; choose one of {', '.join(LINK_MODES)}.")
+    return mode
+
+
+def safe_folder_name(name: str) -> str:
+    """A class or split name usable as one folder name on every system."""
+    cleaned = _UNSAFE.sub("_", str(name)).strip().rstrip(".")
+    return cleaned if cleaned not in ("", ".", "..") else "_"
+
+
+def unique_names(folders: Sequence[str], paths: Sequence[str], ids: Sequence[int]) -> list[str]:
+    """File name of each image inside its folder: its own name, or ``stem-<id>`` where two
+    images of one folder share a stem (a flattened tree can have ``x/1.png`` and ``y/1.png``;
+    stems, not names, so that masks named ``<stem>.png`` cannot clash either)."""
+    names = [p.rsplit("/", 1)[-1] for p in paths]
+    stems = [os.path.splitext(n)[0].lower() for n in names]
+    frame = pd.DataFrame({"folder": list(folders), "name": stems})
+    clash = frame.duplicated(subset=["folder", "name"], keep=False).to_numpy()
+    out = []
+    for name, image_id, clashes in zip(names, ids, clash, strict=True):
+        if clashes:
+            stem, suffix = os.path.splitext(name)
+            name = f"{stem}-{image_id}{suffix}"
+        out.append(name)
+    return out
+
+
+def imagefolder_plan(
+    table: pd.DataFrame, root: Path, folder: str = FOLDER
+) -> tuple[list[Placement], pd.DataFrame]:
+    """Which files go where, and the tree's own manifest (kept rows, paths relative to it)."""
+    kept = table.loc[~table["excluded"].to_numpy(bool)].reset_index(drop=True)
+    class_dirs = _folder_names(kept["label"].astype(str))
+    split_dirs = kept["split"].astype(str).map(safe_folder_name)
+    folders = [f"{s}/{c}" for s, c in zip(split_dirs, class_dirs, strict=True)]
+    names = unique_names(folders, kept["path"].astype(str).tolist(), kept["image_id"].tolist())
+    relative = [f"{f}/{n}" for f, n in zip(folders, names, strict=True)]
+    base = str(root)
+    placements = [
+        Placement(os.path.join(base, str(src)), f"{folder}/{rel}")
+        for src, rel in zip(kept["path"], relative, strict=True)
+    ]
+    manifest = kept.drop(columns=["excluded", "excluded_reason"])
+    manifest["source_path"] = manifest["path"]
+    manifest["path"] = relative
+    if "mask" in manifest.columns:
+        has_mask = manifest["mask"].astype(str) != ""
+        mask_rel = [f"masks/{r}" if m else "" for r, m in zip(relative, has_mask, strict=True)]
+        mask_rel = [
+            _with_suffix(r, str(m)) for r, m in zip(mask_rel, manifest["mask"], strict=True)
+        ]
+        placements += [
+            Placement(os.path.join(base, str(src)), f"{folder}/{rel}")
+            for src, rel in zip(manifest["mask"], mask_rel, strict=True)
+            if rel
+        ]
+        manifest["mask"] = mask_rel
+    return placements, manifest
+
+
+def place_files(
+    target: ExportTarget,
+    placements: Sequence[Placement],
+    mode: str,
+    cancel: CancelToken,
+    what: str = "images",
+) -> Job[int]:
+    """Copy or link every placement into the staging folder; returns how many."""
+    check_mode(mode)
+    total = len(placements)
+    for parent in sorted({p.relative.rsplit("/", 1)[0] for p in placements if "/" in p.relative}):
+        (target.staging / parent).mkdir(parents=True, exist_ok=True)
+    staging = str(target.staging)
+    yield Progress(0, total, f"placing {total} {what} ({mode})")
+    for i, placement in enumerate(placements):
+        if i % PROGRESS_EVERY == 0 and i:
+            cancel.raise_if_cancelled()
+            yield Progress(i, total, f"placed {i}/{total} {what}")
+        dest = os.path.join(staging, placement.relative)
+        place_file(placement.source, dest, mode)
+        if mode == "copy":
+            target.written(Path(dest))
+    yield Progress(total, total, f"placed {total} {what}")
+    return total
+
+
+def place_file(source: str | Path, dest: str | Path, mode: str) -> None:
+    """Put ``source`` at ``dest`` as a copy, hard link or symbolic link."""
+    try:
+        if mode == "symlink":
+            os.symlink(os.path.abspath(source), dest)
+        elif mode == "hardlink":
+            os.link(source, dest)
+        else:
+            shutil.copyfile(source, dest)
+    except FileNotFoundError as exc:
+        raise StudioError(f"The image {source} has gone missing since the project opened.") from exc
+    except OSError as exc:
+        if mode == "hardlink" and exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise StudioError(
+                "Hard links need the export folder on the same disk as the images; "
+                "choose copy or symlink."
+            ) from exc
+        if mode == "symlink" and exc.errno in (errno.EPERM, errno.EACCES):
+            raise StudioError(
+                "This system does not allow symbolic links here; choose copy or hardlink."
+            ) from exc
+        raise
+
+
+def _folder_names(labels: pd.Series) -> list[str]:
+    """One distinct folder per class, even where two class names clean up alike."""
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for label in pd.unique(labels):
+        name = safe_folder_name(label)
+        candidate, k = name, 2
+        while candidate.lower() in used:
+            candidate, k = f"{name}_{k}", k + 1
+        used.add(candidate.lower())
+        mapping[label] = candidate
+    return [mapping[x] for x in labels]
+
+
+def _with_suffix(relative: str, mask: str) -> str:
+    """The mask keeps its own file type next to the image's name."""
+    if not relative:
+        return ""
+    return str(PurePosixPath(relative).with_suffix(PurePosixPath(mask).suffix or ".png"))

@@ -1,0 +1,50 @@
+"""A small annotated backgrounds-demo project for the export tests: a confounder from the
+``background`` column with one manual override, two exclusions, one finished ERM run (with its
+per-image predictions) and one cancelled run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.annotate import add_confounder, set_values
+from core.demo import create_demo_project
+from core.jobs import run_quiet
+from core.store import Project
+from core.train import TrainConfig, train_run
+from core.train.runs import create_run, finish_run
+
+CONFOUNDER = "bg"
+OVERRIDDEN_ID = 0
+EXCLUDED = {1: "blurry", 5: "duplicate"}
+
+
+def annotated_project(folder: Path) -> Path:
+    project = run_quiet(
+        create_demo_project(folder, kind="backgrounds", per_class=20, aligned=0.6, seed=1)
+    )
+    try:
+        add_confounder(project, CONFOUNDER, column="background")
+        set_values(project, CONFOUNDER, [OVERRIDDEN_ID], "brick")
+        with project.transaction() as db:
+            db.executemany(
+                "INSERT INTO exclusions(image_id, reason) VALUES (?, ?)", list(EXCLUDED.items())
+            )
+        config = TrainConfig(
+            project=str(folder),
+            method="erm",
+            confounder=CONFOUNDER,
+            backbone="cnn",
+            epochs=2,
+            batch_size=16,
+            image_size=16,
+        )
+        run_quiet(train_run(project, config))
+        cancelled = create_run(project, TrainConfig(**{**config.to_dict(), "method": "balanced"}))
+        finish_run(project, cancelled.id, "cancelled", {"history": [], "completed_epochs": 0})
+    finally:
+        project.close()
+    return folder
+
+
+def open_project(folder: Path) -> Project:
+    return Project.open(folder)

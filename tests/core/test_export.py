@@ -1,0 +1,245 @@
+"""Export formats: manifest round trip, ImageFolder without excluded images, balanced subset,
+counterfactual images, the report; and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from core.annotate import add_confounder, assignments, get_confounder, group_matrix
+from core.cli import main
+from core.dataset import open_manifest
+from core.errors import StudioError
+from core.export import export_project
+from core.export.balanced import balanced_rows
+from core.export.frame import build_frame
+from core.jobs import run_quiet
+from core.store import Project
+from core.train import list_runs
+from tests.core.export_fixtures import (
+    CONFOUNDER,
+    EXCLUDED,
+    OVERRIDDEN_ID,
+    annotated_project,
+    open_project,
+)
+
+ALL = "manifest,imagefolder,balanced,counterfactuals,report"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("export")
+    folder = annotated_project(base / "project")
+    with open_project(folder) as project:
+        run_quiet(export_project(project, base / "out", ALL, link="symlink"))
+    return folder, base / "out"
+
+
+def _value_names(project: Project, name: str) -> list[str]:
+    values = get_confounder(project, name).values
+    return [values[v] if v >= 0 else "" for v in assignments(project, name)]
+
+
+def _group_names(project: Project, name: str) -> list[str]:
+    matrix = group_matrix(project, name)
+    n_values = len(matrix.values)
+    return [
+        f"{matrix.classes[g // n_values]}/{matrix.values[g % n_values]}" if g >= 0 else ""
+        for g in matrix.group_ids
+    ]
+
+
+def test_manifest_round_trips_labels_groups_and_annotations(exported, tmp_path) -> None:
+    folder, out = exported
+    with open_project(folder) as project:
+        root = project.dataset.root
+        labels = project.dataset.table["label"].tolist()
+        values = _value_names(project, CONFOUNDER)
+        groups = _group_names(project, CONFOUNDER)
+    assert values[OVERRIDDEN_ID] == "brick"  # the manual override, not the column's value
+    for manifest in (out / "manifest.csv", out / "manifest.parquet"):
+        dataset = run_quiet(open_manifest(manifest, root=root))
+        assert dataset.table["label"].tolist() == labels
+        assert dataset.table[CONFOUNDER].tolist() == values
+        assert dataset.table["group"].tolist() == groups
+        excluded = dataset.table["excluded"].astype(str).str.lower() == "true"
+        assert set(np.flatnonzero(excluded.to_numpy())) == set(EXCLUDED)
+    # ... and as a new project, the confounder made from the exported column has the same groups
+    dataset = run_quiet(open_manifest(out / "manifest.csv", root=root))
+    with Project.create(tmp_path / "again", dataset) as again:
+        add_confounder(again, CONFOUNDER, column=CONFOUNDER)
+        assert _value_names(again, CONFOUNDER) == values
+        assert _group_names(again, CONFOUNDER) == groups
+
+
+def test_manifest_has_bias_flags_and_latest_predictions(exported) -> None:
+    folder, out = exported
+    table = pd.read_parquet(out / "manifest.parquet")
+    with open_project(folder) as project:
+        matrix = group_matrix(project, CONFOUNDER)
+        done = [r for r in list_runs(project) if r["status"] == "done"]
+    assert (table["bias"] == "aligned").to_numpy().tolist() == matrix.aligned.tolist()
+    assert (table["bias"] == "conflicting").to_numpy().tolist() == matrix.conflicting.tolist()
+    assert table.loc[1, "excluded_reason"] == EXCLUDED[1]
+    kept = ~table["excluded"].to_numpy(bool)
+    assert table.loc[kept, "prediction"].isin(table["label"].unique()).all()
+    assert (table.loc[~kept, "prediction"] == "").all()
+    export = json.loads((out / "export.json").read_text())
+    assert export["prediction_run"] == done[0]["id"]
+    assert export["primary_confounder"] == CONFOUNDER
+
+
+def test_imagefolder_leaves_excluded_images_out(exported) -> None:
+    folder, out = exported
+    with open_project(folder) as project:
+        root = project.dataset.root
+        source = project.dataset.table["path"].tolist()
+        n = len(source)
+    tree = pd.read_csv(out / "imagefolder" / "manifest.csv", keep_default_na=False)
+    assert len(tree) == n - len(EXCLUDED)
+    assert not set(tree["image_id"]) & set(EXCLUDED)
+    files = [p for p in (out / "imagefolder").rglob("*.png") if "masks" not in p.parts]
+    assert len(files) == n - len(EXCLUDED)
+    linked = {Path(os.readlink(p)).resolve() for p in files}
+    assert linked == {(root / source[i]).resolve() for i in range(n) if i not in EXCLUDED}
+    for row in tree.itertuples():  # split/class folders, and the links point at the right image
+        assert row.path.split("/")[:2] == [row.split, row.label]
+        assert (out / "imagefolder" / row.path).resolve() == (root / row.source_path).resolve()
+
+
+def test_balanced_subset_has_equal_group_counts(exported) -> None:
+    folder, out = exported
+    metadata = pd.read_csv(out / "balanced" / "metadata.csv", keep_default_na=False)
+    assert {"img_id", "img_filename", "y", "split", "place"} <= set(metadata.columns)
+    assert not set(metadata["source_image_id"]) & set(EXCLUDED)
+    for _split, rows in metadata.groupby("split"):
+        counts = rows.groupby("group_id").size()
+        assert counts.nunique() == 1, counts.to_dict()
+    for name in metadata["img_filename"]:
+        assert (out / "balanced" / name).is_file()
+    with open_project(folder) as project:
+        frame = build_frame(project)
+        view = frame.view(None)
+        down_a = balanced_rows(frame, view, "down", seed=3)[0]
+        down_b = balanced_rows(frame, view, "down", seed=3)[0]
+        up, repeats, per_split, _ = balanced_rows(frame, view, "up", seed=3)
+    np.testing.assert_array_equal(down_a, down_b)  # seeded
+    groups = view.group_ids(frame.labels)
+    split = frame.table["split"].to_numpy()
+    for name in ("train", "val", "test"):
+        rows = up[split[up] == name]
+        sizes = np.bincount(groups[rows])
+        assert set(sizes[sizes > 0]) == {per_split[name]["per_group"]}
+    assert repeats.max() > 0  # up-sampling repeated some images
+
+
+def test_counterfactuals_change_only_the_background(exported) -> None:
+    folder, out = exported
+    table = pd.read_csv(
+        out / "counterfactuals" / CONFOUNDER / "manifest.csv", keep_default_na=False
+    )
+    with open_project(folder) as project:
+        dataset = project.dataset
+        values = _value_names(project, CONFOUNDER)
+        n_values = len(get_confounder(project, CONFOUNDER).values)
+    kept_train = [
+        i
+        for i in range(len(dataset))
+        if dataset.table["split"].iat[i] == "train" and i not in EXCLUDED
+    ]
+    assert len(table) == len(kept_train) * (n_values - 1)
+    assert set(table["generator"]) == {"background-swap"}
+    for row in table.head(12).itertuples():
+        image = np.asarray(Image.open(out / "counterfactuals" / CONFOUNDER / row.path), np.int16)
+        source = np.asarray(Image.open(dataset.image_path(row.source_image_id)), np.int16)
+        mask = np.asarray(Image.open(dataset.mask_path(row.source_image_id)).convert("L"))
+        assert getattr(row, f"source_{CONFOUNDER}") == values[row.source_image_id]
+        assert getattr(row, CONFOUNDER) != values[row.source_image_id]
+        diff = np.abs(image - source).max(axis=2)
+        assert diff[mask == 255].max() <= 1  # the object is untouched
+        assert (diff[mask == 0] > 8).mean() > 0.5  # the background is another one
+
+
+def test_report_parses_and_lists_every_run(exported) -> None:
+    folder, out = exported
+    with open_project(folder) as project:
+        runs = [r["id"] for r in list_runs(project)]
+    assert len(runs) == 2
+    parser = _Collector()
+    parser.feed((out / "report.html").read_text(encoding="utf-8"))
+    parser.close()
+    assert {f"run-{r}" for r in runs} <= parser.ids
+    assert {"dataset", "discovery", "confounders", "runs"} <= parser.ids
+    assert parser.images and all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert not [src for src in parser.sources if not src.startswith("data:")]  # self-contained
+    report = json.loads((out / "report.json").read_text())
+    assert [r["id"] for r in report["runs"]] == runs
+    kinds = {f["id"]: f["kind"] for f in report["figures"]}
+    assert kinds["dataset-counts"] == "bar"
+    assert kinds[f"groups-{CONFOUNDER}-train-counts"] == "matrix"
+    assert "curves-val_worst_group_acc" in kinds
+    done = next(r for r in report["runs"] if r["status"] == "done")
+    figure = next(f for f in report["figures"] if f["id"] == f"run-{done['id']}-groups")
+    assert figure["data"]["split"] == "test"
+    assert len(figure["data"]["groups"]) == len(done["splits"]["test"]["per_group"])
+
+
+def test_non_empty_target_needs_overwrite(exported, tmp_path) -> None:
+    folder, _ = exported
+    target = tmp_path / "full"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    with open_project(folder) as project:
+        with pytest.raises(StudioError, match="not empty"):
+            run_quiet(export_project(project, target, "manifest"))
+        assert (target / "keep.txt").read_text() == "mine"
+        run_quiet(export_project(project, target, "manifest", overwrite=True))
+        assert not (target / "keep.txt").exists() and (target / "manifest.csv").is_file()
+        with pytest.raises(StudioError, match="would replace"):
+            run_quiet(export_project(project, project.folder, "manifest", overwrite=True))
+
+
+def test_cli_export_with_hardlinks(exported, tmp_path, capsys) -> None:
+    folder, _ = exported
+    out = tmp_path / "cli"
+    code = main(
+        ["export", str(folder), str(out), "--format", "manifest,imagefolder", "--link", "hardlink",
+         "--json", "-"]
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["formats"] == ["manifest", "imagefolder"]
+    image = next((out / "imagefolder" / "train").rglob("*.png"))
+    assert not image.is_symlink() and image.stat().st_nlink >= 2
+    # a tree of real files (not symlinks out of it) opens as a dataset of its own
+    dataset = run_quiet(open_manifest(out / "imagefolder" / "manifest.csv"))
+    assert not dataset.problems
+    assert len(dataset) == result["details"]["imagefolder"]["images"]
+    assert main(["export", str(folder), str(out), "--format", "manifest"]) == 1  # not empty
+    assert "not empty" in capsys.readouterr().err
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.images: list[str] = []
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.add(str(values["id"]))
+        if tag == "img":
+            self.images.append(str(values.get("src")))
+        for key in ("src", "href"):
+            if values.get(key):
+                self.sources.append(str(values[key]))

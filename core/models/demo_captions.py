@@ -36,17 +36,16 @@ DIGIT_WORDS: tuple[str, ...] = (
 DEFAULT_TEMPLATES: tuple[str, ...] = ("{}", "a photo of {}", "a photo with {} in it")
 BACKGROUND_ALIASES: dict[str, tuple[str, ...]] = {
     "grass": ("grass", "green grass", "a lawn"),
-    "gravel": ("gravel", "pebbles", "stones"),
-    "brick": ("brick", "bricks", "a brick wall"),
+    "gravel": ("gravel", "pebbles", "stones", "stone"),
+    "brick": ("brick", "bricks", "a brick wall", "wall"),
 }
 """True other names of each background photo (all describe what the render shows)."""
-NOISE_PHRASES: tuple[str, ...] = (
-    "noise",
-    "random noise",
-    "static",
-    "an abstract pattern",
-    "a blurry picture",
-)
+NOISE_PHRASES: dict[str, tuple[str, ...]] = {
+    "static": ("noise", "random noise", "static", "grainy"),
+    "blobs": ("blurry", "a blurry picture", "an abstract pattern"),
+}
+"""Noise scene variant -> phrases that describe it."""
+ANY_DIGIT: tuple[str, ...] = ("handwritten digit", "a handwritten digit", "number", "a number")
 
 
 def colour_aliases(colour: str) -> tuple[str, ...]:
@@ -59,8 +58,12 @@ def digit_aliases(digit: int) -> tuple[str, ...]:
 
 
 def shape_aliases(shape: str) -> tuple[str, ...]:
-    article = "an" if shape[0] in "aeiou" else "a"
-    return (shape, f"{article} {shape}", f"{shape} shape")
+    return (shape, f"{_article(shape)} {shape}", f"{shape} shape")
+
+
+_IDENTITY_GROUPS: list[tuple[str, ...]] = [digit_aliases(d) for d in range(10)] + [
+    shape_aliases(s) for s in SHAPES
+]
 
 
 def renderable_names() -> set[str]:
@@ -74,9 +77,8 @@ def renderable_names() -> set[str]:
         names.update(shape_aliases(shape))
     for background in BACKGROUNDS:
         names.update(BACKGROUND_ALIASES[background])
-    for words in PHOTOS.values():
+    for words in (*PHOTOS.values(), *NOISE_PHRASES.values(), ANY_DIGIT):
         names.update(words)
-    names.update(NOISE_PHRASES)
     return names
 
 
@@ -93,6 +95,7 @@ def attribute_names(scene: Scene) -> list[tuple[str, ...]]:
         groups.append(colour_aliases(scene.colour))
     if scene.digit is not None:
         groups.append(digit_aliases(scene.digit))
+        groups.append(ANY_DIGIT)
     if scene.shape is not None:
         groups.append(shape_aliases(scene.shape))
     if scene.background in BACKGROUND_ALIASES:
@@ -100,7 +103,7 @@ def attribute_names(scene: Scene) -> list[tuple[str, ...]]:
     if scene.photo is not None:
         groups.append(PHOTOS[scene.photo])
     if scene.kind == "noise":
-        groups.append(NOISE_PHRASES)
+        groups.append(NOISE_PHRASES[str(scene.background)])
     return groups
 
 
@@ -108,11 +111,15 @@ def caption(
     scene: Scene, rng: np.random.Generator, templates: Sequence[str] = DEFAULT_TEMPLATES
 ) -> str:
     """One caption for ``scene``: half the time a full description, otherwise one of its concepts
-    put into a prompt template."""
+    put into a prompt template. The single concept is the digit or object half the time: those
+    are harder to learn than colour and background, which the model picks up first."""
     groups = attribute_names(scene)
     if rng.random() < 0.5 or not groups:
-        return describe(scene, rng)
-    names = groups[int(rng.integers(len(groups)))]
+        sentence = describe(scene, rng)
+        return sentence + "." if rng.random() < 0.3 else sentence
+    what = [g for g in groups if g in _IDENTITY_GROUPS]
+    pool = what if what and rng.random() < 0.5 else groups
+    names = pool[int(rng.integers(len(pool)))]
     name = names[int(rng.integers(len(names)))]
     return templates[int(rng.integers(len(templates)))].format(name)
 
@@ -123,17 +130,24 @@ def describe(scene: Scene, rng: np.random.Generator) -> str:
     if scene.kind == "digit":
         assert scene.digit is not None
         w, d = DIGIT_WORDS[scene.digit], scene.digit
+        a = _article(str(c))
         forms = (
-            f"a {c} digit {w}",
-            f"a {c} {w}",
+            f"{a} {c} digit {w}",
+            f"{a} {c} {w}",
             f"the number {w} in {c}",
             f"a handwritten {c} {d}",
-            f"a {c} number {d}",
+            f"{a} {c} number {d}",
         )
         return _pick(rng, forms) + _where(scene, rng)
     if scene.kind == "object":
         s = scene.shape
-        forms = (f"a {c} {s}", f"a photo of a {c} {s}", f"a {c} {s} shape", f"a {s} in {c}")
+        a = _article(str(c))
+        forms = (
+            f"{a} {c} {s}",
+            f"a photo of {a} {c} {s}",
+            f"{a} {c} {s} shape",
+            f"{_article(str(s))} {s} in {c}",
+        )
         return _pick(rng, forms) + _where(scene, rng)
     if scene.kind == "texture":
         b = _pick(rng, BACKGROUND_ALIASES[str(scene.background)])
@@ -142,7 +156,7 @@ def describe(scene: Scene, rng: np.random.Generator) -> str:
         return _pick(rng, (f"{c}", f"a plain {c} image", f"the colour {c}", f"solid {c}"))
     if scene.kind == "photo":
         return _pick(rng, PHOTOS[str(scene.photo)])
-    return _pick(rng, NOISE_PHRASES)
+    return _pick(rng, NOISE_PHRASES[str(scene.background)])
 
 
 def _where(scene: Scene, rng: np.random.Generator) -> str:
@@ -155,6 +169,10 @@ def _where(scene: Scene, rng: np.random.Generator) -> str:
     if background.startswith("plain ") and rng.random() < 0.5:
         return f" on a {background.removeprefix('plain ')} background"
     return ""
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from core.demo.backgrounds import composite
 from core.demo.digits import BACKGROUND as DARK
@@ -42,7 +43,7 @@ class Scene:
     kind: str
     colour: str | None = None
     shape: str | None = None
-    background: str | None = None  # one of BACKGROUNDS, "dark" or "plain <colour>"
+    background: str | None = None  # BACKGROUNDS, "dark", "plain <colour>"; noise: its variant
     digit: int | None = None
     photo: str | None = None
 
@@ -64,7 +65,7 @@ def sample_scene(rng: np.random.Generator) -> Scene:
         return Scene(kind, colour=_pick(rng, COLOURS))
     if kind == "photo":
         return Scene(kind, photo=_pick(rng, tuple(PHOTOS)))
-    return Scene(kind)
+    return Scene(kind, background=_pick(rng, ("static", "blobs")))
 
 
 def render(scene: Scene, rng: np.random.Generator, size: int = SIZE) -> np.ndarray:
@@ -88,7 +89,7 @@ def render(scene: Scene, rng: np.random.Generator, size: int = SIZE) -> np.ndarr
     elif scene.kind == "photo":
         pixels = random_view(str(scene.photo), size, rng)
     else:
-        pixels = _noise(size, rng)
+        pixels = _noise(str(scene.background), size, rng)
     return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
@@ -131,12 +132,11 @@ def _plain(colour: str, size: int, rng: np.random.Generator) -> np.ndarray:
     return field + rng.normal(0.0, 0.015, size=(size, size, 3)).astype(np.float32)
 
 
-def _noise(size: int, rng: np.random.Generator) -> np.ndarray:
+def _noise(variant: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """Random static or smooth random blobs: images that show none of the demo's concepts."""
-    if rng.random() < 0.5:
+    if variant == "static":
         return rng.random((size, size, 3), dtype=np.float32)
     coarse = rng.random((4, 4, 3), dtype=np.float32)
-    from PIL import Image
 
     channels = [
         np.asarray(

@@ -43,7 +43,8 @@ def run_distributed(config: TrainConfig, run_id: str | None = None) -> dict | No
     dist = init_distributed()
     if torch.cuda.is_available():
         config.device = f"cuda:{torch.cuda.current_device()}"
-    project = Project.open(Path(config.project))
+    # Only rank 0 writes the run record; the other ranks read, so they never take the lock.
+    project = Project.open(Path(config.project), read_only=None if dist.is_main else True)
     try:
         ids = [None]
         if dist.is_main:

@@ -48,6 +48,10 @@ NOISE_PHRASES: dict[str, tuple[str, ...]] = {
 ANY_DIGIT: tuple[str, ...] = ("handwritten digit", "a handwritten digit", "number", "a number")
 
 
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
 def colour_aliases(colour: str) -> tuple[str, ...]:
     return ("gray", "grey") if colour == "gray" else (colour,)
 
@@ -169,10 +173,6 @@ def _where(scene: Scene, rng: np.random.Generator) -> str:
     if background.startswith("plain ") and rng.random() < 0.5:
         return f" on a {background.removeprefix('plain ')} background"
     return ""
-
-
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
 
 
 def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:

@@ -1,0 +1,139 @@
+"""Discovery at scale: time and peak memory of concept scoring and of the whole discovery.
+
+    python bench/discover.py [--sizes 10000,100000] [--concepts 1000] [--dim 512]
+                             [--scoring-only 100000x10000]
+
+Synthetic embeddings (float16, L2-normalised, 10 classes with a planted shortcut direction so
+the probe and the clustering see realistic structure) and random unit concept vectors.
+
+* scoring: concept statistics from streamed moments + every concept block's exact AUC rank sums
+  and per-class top images (``core.concepts.scoring``), i.e. everything per (image, concept);
+* discovery: ``discover_arrays`` end to end (reference probe with out-of-fold predictions, GMM
+  environments, the three signals, ranks, exemplars).
+
+Peak memory is the tracemalloc peak of numpy/Python allocations above the inputs (the
+embeddings themselves are not counted: they are memory-mapped in the app). Growth is the ratio
+of each size's time to the smallest size's time, next to the ratio of the sizes. The last line
+is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.concepts.discovery import DiscoveryParams, discover_arrays
+from core.concepts.scoring import RowSource, concept_stats, scan_concepts
+from core.concepts.signals import auc_from_histograms
+from core.jobs import run_quiet
+
+N_CLASSES = 10
+
+
+def synthetic(n: int, k: int, d: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, N_CLASSES, n)
+    shortcut = np.where(rng.random(n) < 0.9, y, rng.integers(0, N_CLASSES, n))
+    core_dirs = rng.normal(size=(N_CLASSES, d))
+    bias_dirs = rng.normal(size=(N_CLASSES, d))
+    z = np.empty((n, d), dtype=np.float16)
+    for start in range(0, n, 50_000):
+        part = slice(start, min(start + 50_000, n))
+        x = (
+            0.3 * core_dirs[y[part]]
+            + 0.6 * bias_dirs[shortcut[part]]
+            + rng.normal(size=(part.stop - part.start, d))
+        )
+        z[part] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    t = rng.normal(size=(k, d)).astype(np.float32)
+    t[:N_CLASSES] = bias_dirs
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    return z, y, t
+
+
+def score_only(z: np.ndarray, y: np.ndarray, t: np.ndarray, m: int = 8) -> None:
+    """What discovery does per (image, concept): statistics, AUC histograms, top images."""
+    rows = np.argsort(y, kind="stable")
+    source = RowSource(z, rows)
+    stats = concept_stats(source, t)
+    bounds = np.searchsorted(y[rows], np.arange(N_CLASSES + 1))
+    for part in scan_concepts(source, t, stats, bounds, m):
+        auc_from_histograms(part.histograms)
+
+
+def measure(fn: Any) -> dict[str, float]:
+    tracemalloc.start()
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"seconds": round(seconds, 3), "peak_mib": round(peak / 2**20, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--concepts", type=int, default=1000)
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--scoring-only", default="", help="e.g. 100000x10000 (PERFORMANCE.md)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    results: dict[str, Any] = {"concepts": args.concepts, "dim": args.dim, "sizes": {}}
+    for n in sizes:
+        z, y, t = synthetic(n, args.concepts, args.dim)
+        scoring = measure(lambda z=z, y=y, t=t: score_only(z, y, t))
+        found: dict[str, Any] = {}
+
+        def run(z=z, y=y, t=t, found=found) -> None:  # type: ignore[no-untyped-def]
+            found["result"] = run_quiet(
+                discover_arrays(
+                    z,
+                    y,
+                    t,
+                    classes=[str(c) for c in range(N_CLASSES)],
+                    concepts=[f"c{k}" for k in range(len(t))],
+                    params=DiscoveryParams(seed=0),
+                )
+            )
+
+        discovery = measure(run)
+        result = found["result"]
+        p_at_1 = float(np.mean([result.rank[c, c] == 1 for c in range(N_CLASSES)]))
+        results["sizes"][str(n)] = {
+            "scoring": scoring,
+            "discovery": discovery,
+            "planted_concept_at_rank_1": p_at_1,
+            "block_size": result.params["block_size"],
+        }
+        print(json.dumps({"n": n, **results["sizes"][str(n)]}), flush=True)
+    base = str(sizes[0])
+    for n in sizes[1:]:
+        row = results["sizes"][str(n)]
+        row["growth"] = {
+            "size_ratio": n / sizes[0],
+            "scoring_time_ratio": round(
+                row["scoring"]["seconds"] / results["sizes"][base]["scoring"]["seconds"], 2
+            ),
+            "discovery_time_ratio": round(
+                row["discovery"]["seconds"] / results["sizes"][base]["discovery"]["seconds"], 2
+            ),
+        }
+    if args.scoring_only:
+        n, k = (int(v) for v in args.scoring_only.lower().split("x"))
+        z, y, t = synthetic(n, k, args.dim)
+        results["scoring_only"] = {"n": n, "concepts": k, **measure(lambda: score_only(z, y, t))}
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

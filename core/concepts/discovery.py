@@ -1,0 +1,195 @@
+"""Discovery of spurious concepts (ALGORITHMS.md section 1), on arrays.
+
+``discover_arrays`` takes embeddings, labels and concept vectors (and, optionally, a model's class
+probabilities) and is the whole method: concept statistics, the out-of-fold reference probe,
+environments, the three signals, the combined rank and exemplars. It needs no model and no
+project, so tests run it on synthetic data; ``core.concepts.project`` wires it to a project.
+Deterministic by seed. Memory: d x d sums plus one block of concept columns (``scoring``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from core.concepts.environments import DEFAULT_ENVIRONMENTS, class_environments
+from core.concepts.probe import DEFAULT_FOLDS, check_class_sizes, out_of_fold_probabilities
+from core.concepts.result import DiscoveryResult
+from core.concepts.scoring import (
+    DEFAULT_BUDGET,
+    RowSource,
+    block_size,
+    concept_stats,
+    scan_concepts,
+)
+from core.concepts.signals import (
+    DEFAULT_STEP,
+    auc_from_histograms,
+    combined_score,
+    concept_gradients,
+    descending_ranks,
+    error_gaps,
+    image_sums,
+    instability,
+    normalise_per_class,
+)
+from core.errors import StudioError
+from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
+
+N_EXEMPLARS = 8
+
+
+@dataclass(frozen=True)
+class DiscoveryParams:
+    seed: int = 0
+    folds: int = DEFAULT_FOLDS
+    n_environments: int = DEFAULT_ENVIRONMENTS
+    step: float = DEFAULT_STEP
+    n_exemplars: int = N_EXEMPLARS
+    memory_budget: int = DEFAULT_BUDGET
+
+
+def discover_arrays(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    concept_vectors: np.ndarray,
+    *,
+    classes: list[str],
+    concepts: list[str],
+    categories: list[str] | None = None,
+    rows: np.ndarray | None = None,
+    probabilities: np.ndarray | None = None,
+    predictions: str = "probe",
+    params: DiscoveryParams | None = None,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> Job[DiscoveryResult]:
+    """Rank every (class, concept) pair by how much the concept looks like a shortcut.
+
+    ``vectors`` (N, d) image embeddings (float16 memmap is fine), ``labels`` (N,) class index,
+    ``concept_vectors`` (K, d) unit concept directions, ``rows`` the image ids to use (default
+    all), ``probabilities`` (N, C) a model's class probabilities to explain instead of the
+    reference probe's (``predictions`` names their source). Exemplar ids are image ids.
+    """
+    params = params or DiscoveryParams()
+    t = np.asarray(concept_vectors, dtype=np.float32)
+    if t.ndim != 2 or len(t) == 0:
+        raise StudioError("The concept list is empty; add at least one concept.")
+    if t.shape[1] != vectors.shape[1]:
+        raise StudioError(
+            f"The concepts ({t.shape[1]}-d) do not match the embeddings ({vectors.shape[1]}-d); "
+            "use the same model for both."
+        )
+    if len(concepts) != len(t):
+        raise StudioError("Each concept vector needs exactly one name.")
+    rows = np.arange(len(labels)) if rows is None else np.asarray(rows, dtype=np.int64)
+    by_class = np.argsort(np.asarray(labels, dtype=np.int64)[rows], kind="stable")
+    rows = rows[by_class]  # classes become contiguous: per-class views instead of copies
+    y = np.asarray(labels, dtype=np.int64)[rows]
+    n_classes = len(classes)
+    check_class_sizes(y, classes)
+    bounds = np.searchsorted(y, np.arange(n_classes + 1))
+    total = 100
+    yield Progress(0, total, "concept statistics")
+    source = RowSource(vectors, rows, params.memory_budget)
+    stats = concept_stats(source, t)
+    cancel.raise_if_cancelled()
+
+    if probabilities is None:
+        x = source.dense()
+        probs = yield from delegate(
+            out_of_fold_probabilities(
+                x, y, n_classes, folds=params.folds, seed=params.seed, cancel=cancel
+            ),
+            5,
+            35,
+            total,
+        )
+    else:
+        probs = np.asarray(probabilities, dtype=np.float32)[rows]
+        if probs.shape != (len(rows), n_classes) or np.isnan(probs).any():
+            raise StudioError("The predictions do not have one probability per class and image.")
+        x = None
+    correct = probs.argmax(axis=1) == y
+    yield Progress(40, total, "environments")
+    x = source.dense() if x is None else x
+    env = class_environments(x, y, correct, n_environments=params.n_environments, seed=params.seed)
+    del x
+    cancel.raise_if_cancelled()
+    yield Progress(50, total, "signals")
+    sums = image_sums(source, y, probs, env, n_classes, params.n_environments)
+    gaps = error_gaps(sums, t, stats)
+    sensitivity = instability(
+        concept_gradients(sums, t, stats), sums.grad_b, sums.env_n, params.step
+    )
+    sensitivity = normalise_per_class(sensitivity)
+
+    association = np.empty((len(t), n_classes))
+    m = params.n_exemplars
+    top_ids = np.full((n_classes, len(t), m), -1, dtype=np.int64)
+    top_val = np.full((n_classes, len(t), m), -np.inf, dtype=np.float32)
+    for part in scan_concepts(source, t, stats, bounds, m, params.memory_budget):
+        cancel.raise_if_cancelled()
+        association[part.block] = auc_from_histograms(part.histograms)
+        found = part.top_positions >= 0
+        top_ids[:, part.block] = np.where(found, rows[np.maximum(part.top_positions, 0)], -1)
+        top_val[:, part.block] = part.top_scores
+        done = part.block.stop
+        yield Progress(55 + int(40 * done / len(t)), total, f"scored {done}/{len(t)} concepts")
+
+    ranks = [
+        descending_ranks(association),
+        descending_ranks(np.abs(gaps)),
+        descending_ranks(sensitivity),
+    ]
+    score, rank = combined_score(ranks)
+    result = DiscoveryResult(
+        classes=list(classes),
+        concepts=list(concepts),
+        categories=list(categories) if categories is not None else ["custom"] * len(t),
+        association=association,
+        error_gap=gaps,
+        instability=sensitivity,
+        score=score,
+        rank=rank,
+        exemplars_in=top_ids,
+        exemplars_out=_other_class_tops(top_ids, top_val, m),
+        probe_accuracy=float(correct.mean()),
+        predictions=predictions,
+        environments=_environment_summary(env, correct, params.n_environments),
+        params={
+            **asdict(params),
+            "n_images": len(rows),
+            "block_size": block_size(len(rows), len(t), n_classes, params.memory_budget),
+        },
+    )
+    yield Progress(total, total, "discovery done")
+    return result
+
+
+def _other_class_tops(top_ids: np.ndarray, top_val: np.ndarray, m: int) -> np.ndarray:
+    """For each class c, the best ``m`` images of the other classes: the top m of a union is
+    inside the union of the per-class top m, so the per-class tops suffice."""
+    n_classes, _n_concepts, _ = top_ids.shape
+    out = np.full_like(top_ids, -1)
+    for c in range(n_classes):
+        others = [o for o in range(n_classes) if o != c]
+        if not others:
+            continue
+        ids = np.concatenate([top_ids[o] for o in others], axis=1)  # (K, m * (C-1))
+        vals = np.concatenate([top_val[o] for o in others], axis=1)
+        order = np.lexsort((ids, -vals), axis=1)[:, :m]
+        picked = np.take_along_axis(ids, order, axis=1)
+        picked_val = np.take_along_axis(vals, order, axis=1)
+        out[c, :, : picked.shape[1]] = np.where(np.isfinite(picked_val), picked, -1)
+    return out
+
+
+def _environment_summary(env: np.ndarray, correct: np.ndarray, n_env: int) -> list[dict]:
+    summary = []
+    for e in range(n_env):
+        rows = env == e
+        n = int(rows.sum())
+        accuracy = float(correct[rows].mean()) if n else float("nan")
+        summary.append({"size": n, "accuracy": None if n == 0 else round(accuracy, 4)})
+    return summary

@@ -1,0 +1,287 @@
+"""Discovery on a project: its embeddings, its concept bank, a model's text tower, the store.
+
+The arrays-only method lives in ``core.concepts.discovery``; this module gathers its inputs
+(embeddings through core.embed, computed when not cached; concept vectors from the cached text
+embeddings or from exemplar folders) and writes the result to the project's ``discoveries``
+table. The model is loaded only when a prompt or an exemplar folder is not cached yet.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.concepts.bank import ConceptBank, bank_from_dict, load_bank
+from core.concepts.cav import cav_from_folder, exemplar_files, model_image_embedder
+from core.concepts.discovery import DiscoveryParams, discover_arrays
+from core.concepts.result import DiscoveryResult
+from core.concepts.runs import run_probabilities
+from core.concepts.text_cache import concept_text_vectors, text_cache_file
+from core.errors import StudioError
+from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
+
+BANK_META_KEY = "concept_bank"
+STORE_TOP_PER_CLASS = 200
+"""Rows per class kept in the project's discoveries table (the full table is returned)."""
+CAV_NEGATIVES = 500
+
+
+# ---- the project's concept bank ---------------------------------------------------------------
+def project_bank(project: Any) -> ConceptBank:
+    """The project's edited bank when it has one, else the built-in bank."""
+    stored = project.get_meta(BANK_META_KEY)
+    return bank_from_dict(stored, source="the project's concept list") if stored else load_bank()
+
+
+def save_project_bank(project: Any, bank: ConceptBank) -> None:
+    bank_from_dict(bank.to_dict(), source="the edited concept list")  # refuse an empty bank
+    project.set_meta(BANK_META_KEY, bank.to_dict())
+
+
+def resolve_bank(project: Any, concepts: ConceptBank | str | Path | None) -> ConceptBank:
+    if isinstance(concepts, ConceptBank):
+        bank_from_dict(concepts.to_dict(), source="the concept list")
+        return concepts
+    return load_bank(concepts) if concepts is not None else project_bank(project)
+
+
+# ---- models and vectors -----------------------------------------------------------------------
+class LazyModel:
+    """Loads the model on first use only (cached text embeddings need no model at all)."""
+
+    def __init__(self, model_name: str, device: str | None) -> None:
+        self.model_name, self.device = model_name, device
+        self._loaded: Any = None
+
+    @property
+    def loaded(self) -> Any:
+        if self._loaded is None:
+            from core.models import load_model
+
+            self._loaded = load_model(self.model_name, self.device)
+        return self._loaded
+
+    def encode_text(self, texts: list[str]) -> np.ndarray:
+        return self.loaded.encode_text(texts)
+
+
+def model_id_of(model_name: str) -> str:
+    from core.models import resolve_model
+
+    return resolve_model(model_name).model_id
+
+
+def project_embeddings(
+    project: Any, model_name: str, device: str | None, cancel: CancelToken
+) -> Job[Any]:
+    """The project's embeddings for ``model_name``, computing what is not cached."""
+    from core.embed import embed_project, load_embeddings
+
+    cached = load_embeddings(project, model_name)
+    if cached is not None:
+        return cached
+    yield Progress(0, 0, "embedding images")
+    return (yield from embed_project(project, model_name, device=device, cancel=cancel))
+
+
+def concept_vectors(
+    project: Any,
+    bank: ConceptBank,
+    model: LazyModel,
+    embeddings: Any,
+    *,
+    seed: int = 0,
+) -> np.ndarray:
+    """(K, d) unit concept directions in bank order: text embeddings, or CAVs for concepts with
+    an exemplar folder (negatives: a seeded sample of the project's images)."""
+    for name, folder in bank.exemplars.items():
+        exemplar_files(folder, name)  # a missing or empty folder fails before any work
+    cache = text_cache_file(project.embeddings_dir / "text", model_id_of(model.model_name))
+    text_bank = bank.subset([n for n in bank.names if n not in bank.exemplars])
+    vectors: dict[str, np.ndarray] = {}
+    if len(text_bank):
+        for name, vector in zip(
+            text_bank.names, concept_text_vectors(text_bank, model.encode_text, cache), strict=True
+        ):
+            vectors[name] = vector
+    if bank.exemplars:
+        negatives = _negative_sample(embeddings, seed)
+        embed = model_image_embedder(model.loaded)
+        for name, folder in bank.exemplars.items():
+            vectors[name] = cav_from_folder(name, folder, embed, negatives).vector
+    return np.stack([vectors[name] for name in bank.names]).astype(np.float32)
+
+
+def _negative_sample(embeddings: Any, seed: int) -> np.ndarray:
+    valid = np.flatnonzero(np.asarray(embeddings.valid, dtype=bool))
+    rng = np.random.default_rng(seed)
+    picked = np.sort(rng.choice(valid, min(CAV_NEGATIVES, len(valid)), replace=False))
+    return np.asarray(embeddings.vectors[picked], dtype=np.float32)
+
+
+# ---- discovery --------------------------------------------------------------------------------
+def discover(
+    project: Any,
+    model_name: str = "demo",
+    *,
+    concepts: ConceptBank | str | Path | None = None,
+    run_id: str | None = None,
+    probabilities: np.ndarray | None = None,
+    device: str | None = None,
+    split: str = "train",
+    params: DiscoveryParams | None = None,
+    store: bool = True,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> Job[DiscoveryResult]:
+    """Discover the spurious concepts of the project's ``split`` ("train" or "all").
+
+    Predictions to explain: the reference probe (default), a finished run (``run_id``), or
+    any ``probabilities`` (N, C) given directly. The result is stored in ``discoveries``.
+    """
+    bank = resolve_bank(project, concepts)
+    dataset = project.dataset
+    if run_id is not None and probabilities is None:
+        probabilities = run_probabilities(project, run_id)
+    embeddings = yield from delegate(
+        project_embeddings(project, model_name, device, cancel), 0, 40, 100
+    )
+    yield Progress(40, 100, f"embedding {len(bank)} concepts")
+    model = LazyModel(model_name, device)
+    vectors = concept_vectors(project, bank, model, embeddings)
+    cancel.raise_if_cancelled()
+    rows = _scope(dataset, embeddings, split, probabilities)
+    result = yield from delegate(
+        discover_arrays(
+            embeddings.vectors,
+            dataset.labels,
+            vectors,
+            classes=list(dataset.classes),
+            concepts=bank.names,
+            categories=bank.category_list(),
+            rows=rows,
+            probabilities=probabilities,
+            predictions=f"run:{run_id}" if run_id else "probe",
+            params=params,
+            cancel=cancel,
+        ),
+        45,
+        55,
+        100,
+    )
+    result.model_id = embeddings.model_id
+    result.params["split"] = split
+    if store:
+        store_discovery(project, result)
+    return result
+
+
+def _scope(
+    dataset: Any, embeddings: Any, split: str, probabilities: np.ndarray | None
+) -> np.ndarray:
+    """Images discovery looks at: embedded, in ``split``, and predicted (when predictions are
+    given)."""
+    keep = np.asarray(embeddings.valid, dtype=bool)
+    if split != "all":
+        keep = keep & dataset.split_mask(split)
+    if probabilities is not None:
+        keep = keep & ~np.isnan(probabilities).any(axis=1)
+    rows = np.flatnonzero(keep)
+    if len(rows) == 0:
+        raise StudioError(f"The project has no usable images in the '{split}' split.")
+    return rows
+
+
+def store_discovery(
+    project: Any, result: DiscoveryResult, top_per_class: int = STORE_TOP_PER_CLASS
+) -> int:
+    """Write ``result`` to the project's ``discoveries`` table; returns its id."""
+    payload = result.to_json(top_per_class)
+    with project.transaction() as db:
+        cursor = db.execute(
+            "INSERT INTO discoveries(created, model_id, params, result) VALUES (?, ?, ?, ?)",
+            (time.time(), result.model_id, json.dumps(result.params), json.dumps(payload)),
+        )
+    return int(cursor.lastrowid)
+
+
+def latest_discovery(project: Any) -> dict[str, Any] | None:
+    """The last stored discovery (JSON as written by ``DiscoveryResult.to_json``), or None."""
+    rows = project.query("SELECT id, result FROM discoveries ORDER BY id DESC LIMIT 1")
+    if not rows:
+        return None
+    data = json.loads(rows[0][1])
+    data["id"] = int(rows[0][0])
+    return data
+
+
+# ---- single concepts (thresholds, sorting the grid) --------------------------------------------
+def concept_scores(
+    project: Any,
+    concept: str,
+    model_name: str = "demo",
+    *,
+    device: str | None = None,
+    concepts: ConceptBank | str | Path | None = None,
+) -> np.ndarray:
+    """Standardised score of one concept for every image (N,) float32, z-scored over the
+    usable images (NaN where an image has no embedding). ``concept`` may be any text: words
+    outside the bank use its prompt templates. Embeddings must be computed already."""
+    return several_concept_scores(project, [concept], model_name, device=device, concepts=concepts)[
+        :, 0
+    ]
+
+
+def several_concept_scores(
+    project: Any,
+    names: list[str],
+    model_name: str = "demo",
+    *,
+    device: str | None = None,
+    concepts: ConceptBank | str | Path | None = None,
+) -> np.ndarray:
+    """``concept_scores`` of a few concepts at once (N, len(names)), loading the model at most
+    once (a confounder's value set; not meant for a whole bank: see ``discover``)."""
+    from core.embed import load_embeddings
+
+    names = [" ".join(str(name).split()) for name in names]
+    if not names or not all(names):
+        raise StudioError("Name the concept to score.")
+    embeddings = load_embeddings(project, model_name)
+    if embeddings is None:
+        raise StudioError("The images are not embedded with this model yet: run embed first.")
+    bank = resolve_bank(project, concepts)
+    known = bank.subset([n for n in names if n in bank]) if any(n in bank for n in names) else None
+    free = [n for n in names if n not in bank]
+    wanted = ConceptBank(
+        list(bank.prompt_templates),
+        {**(known.categories if known else {}), **({"custom": free} if free else {})},
+        dict(known.prompts) if known else {},
+        dict(known.exemplars) if known else {},
+    )
+    model = LazyModel(model_name, device)
+    vectors = concept_vectors(project, wanted, model, embeddings)
+    order = [wanted.names.index(n) for n in names]
+    return np.stack(
+        [standardised_scores(embeddings.vectors, embeddings.valid, vectors[k]) for k in order],
+        axis=1,
+    )
+
+
+def standardised_scores(
+    vectors: np.ndarray, valid: np.ndarray, concept: np.ndarray, chunk: int = 65_536
+) -> np.ndarray:
+    """z-scores of z . t over the valid rows (NaN elsewhere), streamed in chunks."""
+    t = np.asarray(concept, dtype=np.float32)
+    out = np.full(len(vectors), np.nan, dtype=np.float32)
+    for start in range(0, len(vectors), chunk):
+        out[start : start + chunk] = np.asarray(vectors[start : start + chunk], np.float32) @ t
+    valid = np.asarray(valid, dtype=bool)
+    out[~valid] = np.nan
+    if valid.any():
+        mean, std = float(out[valid].mean()), float(out[valid].std())
+        out = (out - mean) / (std if std > 0 else 1.0)
+    return out.astype(np.float32)

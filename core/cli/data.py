@@ -9,6 +9,7 @@ from typing import Any
 from core.cli.common import open_project, run_with_bar, write_json
 from core.errors import ProjectError
 from core.jobs import CancelToken
+from core.splits import SPLITS
 
 
 def register(subparsers: Any) -> None:
@@ -120,7 +121,8 @@ def _print_summary(project: Any) -> None:
     print(f"Project {project.folder}")
     print(f"  {summary['n_images']} usable images, {len(summary['classes'])} classes")
     counts: dict[str, dict[str, int]] = summary["counts"]
-    splits = sorted({s for per_class in counts.values() for s in per_class})
+    present = {s for per_class in counts.values() for s in per_class}
+    splits = [s for s in SPLITS if s in present] + sorted(present - set(SPLITS))
     width = max((len(c) for c in counts), default=5) + 2
     print("  " + "class".ljust(width) + "".join(s.rjust(8) for s in splits))
     for name, per_split in counts.items():

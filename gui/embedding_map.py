@@ -1,0 +1,298 @@
+"""The embedding map: a 2-D PCA projection of the image embeddings (computed in the engine, in a
+worker), coloured by class, attribute, confounder value or correctness of the latest run.
+
+Drawing follows pyqtgraph's fast path: one ``ScatterPlotItem`` per colour (so each has a single
+shared brush and no per-point Python objects), ``pxMode=True``, ``pen=None``; above 200k points a
+log-density image replaces the dots. A rectangle selects the images inside it in the grid;
+hovering shows the nearest image's thumbnail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.jobs import CancelToken, Job, delegate
+from core.projection import density_image, inside_rectangle, pca_2d
+from gui.browser.filters import Mask
+from gui.hub import Hub
+from gui.palette import colour
+from gui.session import Column, Session
+
+DENSITY_ABOVE = 200_000
+POINT_SIZE = 5
+
+
+def map_job(project: Any, model: str, device: str | None, token: CancelToken) -> Job[Any]:
+    """Embeddings (cached, or computed now) and their PCA projection, as one job."""
+    from core.embed import embed_project, load_embeddings
+
+    embeddings = load_embeddings(project, model)
+    if embeddings is None:
+        embeddings = yield from delegate(
+            embed_project(project, model, device=device, cancel=token), 0, 800, 1000
+        )
+    xy = yield from delegate(
+        pca_2d(embeddings.vectors, embeddings.valid, cancel=token), 800, 200, 1000
+    )
+    density = density_image(xy) if len(xy) > DENSITY_ABOVE else None
+    return xy, density
+
+
+class EmbeddingMap(QWidget):
+    def __init__(self, hub: Hub, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("embedding_map")
+        self.hub = hub
+        self.session: Session | None = None
+        self.xy: np.ndarray | None = None
+        self._tree: Any = None
+        self._tree_ids = np.zeros(0, dtype=np.int64)
+        self.density: Any = None
+        self.colour_box = QComboBox()
+        self.colour_box.setToolTip("What the colour of each dot shows.")
+        self.colour_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.colour_box.setMinimumContentsLength(8)
+        self.colour_box.currentIndexChanged.connect(self.redraw)
+        self.compute_button = QPushButton("Compute map")
+        self.compute_button.setToolTip(
+            "Embed the images with the current model (cached) and project them with PCA."
+        )
+        self.compute_button.clicked.connect(self.compute)
+        self.select_button = QPushButton("Select area")
+        self.select_button.setCheckable(True)
+        self.select_button.setToolTip(
+            "Show a rectangle; the images inside it are shown and selected in the grid."
+        )
+        self.select_button.toggled.connect(self._toggle_rectangle)
+        self.info = QLabel("Open a project, then compute the map.")
+        self.info.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setObjectName("map_plot")
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.setMenuEnabled(False)
+        self.legend = self.plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.items: list[pg.ScatterPlotItem] = []
+        self.density_item: pg.ImageItem | None = None
+        self.rectangle: pg.RectROI | None = None
+        self.hover = QLabel(self.plot)
+        self.hover.setStyleSheet("background: white; border: 1px solid #888; padding: 2px;")
+        self.hover.hide()
+        self._hover_proxy = pg.SignalProxy(
+            self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse
+        )
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Colour by"))
+        bar.addWidget(self.colour_box, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.compute_button)
+        buttons.addWidget(self.select_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addLayout(buttons)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.info)
+        hub.session_changed.connect(self.set_session)
+        hub.confounders_changed.connect(self._fill_colour_box)
+        hub.runs_listed.connect(lambda _runs: self._fill_colour_box())
+        self.colourings: dict[str, Column] = {}
+        self.set_session(None)
+
+    # ---- session -----------------------------------------------------------------------------
+    def set_session(self, session: Session | None) -> None:
+        self.session = session
+        self.xy = None
+        self._tree = None
+        self._clear_plot()
+        self.compute_button.setEnabled(session is not None)
+        self.select_button.setEnabled(False)
+        self.info.setText(
+            "Compute the map to see the images' embeddings."
+            if session is not None
+            else "Open a project, then compute the map."
+        )
+        self._fill_colour_box()
+
+    def _fill_colour_box(self) -> None:
+        session = self.session
+        current = self.colour_box.currentText()
+        self.colourings = {}
+        if session is not None:
+            self.colourings["class"] = session.labels
+            for name, column in session.attributes.items():
+                self.colourings[f"attribute: {name}"] = column
+            for name, column in session.extra.get("confounder_columns", {}).items():
+                self.colourings[f"confounder: {name}"] = column
+            if "correctness" in session.extra:
+                self.colourings["latest run: correct?"] = session.extra["correctness"]
+        self.colour_box.blockSignals(True)
+        self.colour_box.clear()
+        self.colour_box.addItems(list(self.colourings))
+        if current in self.colourings:
+            self.colour_box.setCurrentText(current)
+        self.colour_box.blockSignals(False)
+        self.redraw()
+
+    # ---- computing ---------------------------------------------------------------------------
+    def compute(self) -> None:
+        if self.session is None:
+            return
+        project = self.session.project
+        hub = self.hub
+        self.info.setText("computing…")
+        self.hub.runner.start(
+            "Embedding map",
+            lambda token: map_job(project, hub.model_name, hub.device, token),
+            key="map",
+            on_done=self._on_computed,
+            on_error=lambda message, _d: self.info.setText(message),
+        )
+
+    def _on_computed(self, result: tuple[np.ndarray, Any]) -> None:
+        xy, density = result
+        if self.session is None or len(xy) != len(self.session):
+            return
+        self.xy = xy
+        self.density = density
+        self.select_button.setEnabled(True)
+        self.hub.embeddings_changed.emit()
+        self.hub.runner.start(
+            "Map index",
+            lambda _t, pts=xy: _kd_tree(pts),
+            key="map-index",
+            quiet=True,
+            on_done=self._on_tree,
+        )
+        self.redraw()
+
+    def _on_tree(self, result: tuple[Any, np.ndarray]) -> None:
+        self._tree, self._tree_ids = result
+
+    # ---- drawing -----------------------------------------------------------------------------
+    def _clear_plot(self) -> None:
+        for item in self.items:
+            self.plot.removeItem(item)
+        self.items = []
+        self.legend.clear()
+        if self.density_item is not None:
+            self.plot.removeItem(self.density_item)
+            self.density_item = None
+
+    def redraw(self) -> None:
+        self._clear_plot()
+        if self.xy is None or self.session is None:
+            return
+        xy = self.xy
+        column = self.colourings.get(self.colour_box.currentText(), self.session.labels)
+        finite = np.isfinite(xy[:, 0])
+        if self.density is not None:
+            image, (x0, y0, width, height) = self.density
+            self.density_item = pg.ImageItem(image)
+            self.density_item.setLookupTable(pg.colormap.get("viridis").getLookupTable())
+            self.density_item.setRect(x0, y0, width, height)
+            self.plot.addItem(self.density_item)
+            self.info.setText(f"{int(finite.sum()):,} images (density: too many points to draw)")
+            return
+        codes = column.codes
+        for code in range(-1, len(column.values)):
+            rows = np.flatnonzero((codes == code) & finite)
+            if not len(rows):
+                continue
+            name = column.values[code] if code >= 0 else "unknown"
+            item = pg.ScatterPlotItem(
+                x=xy[rows, 0],
+                y=xy[rows, 1],
+                pen=None,
+                brush=pg.mkBrush(colour(code)),
+                size=POINT_SIZE,
+                pxMode=True,
+                hoverable=False,
+                name=name,
+            )
+            self.plot.addItem(item)
+            self.items.append(item)
+        self.info.setText(f"{int(finite.sum()):,} images · PCA of the image embeddings")
+
+    # ---- selection ---------------------------------------------------------------------------
+    def _toggle_rectangle(self, on: bool) -> None:
+        if self.rectangle is not None:
+            self.plot.removeItem(self.rectangle)
+            self.rectangle = None
+        if not on or self.xy is None:
+            self.hub.browser.set_mask("map", None)
+            return
+        view = self.plot.getViewBox().viewRange()
+        (x0, x1), (y0, y1) = view
+        w, h = (x1 - x0) / 3, (y1 - y0) / 3
+        self.rectangle = pg.RectROI([x0 + w, y0 + h], [w, h], pen=pg.mkPen("#d62728", width=2))
+        self.plot.addItem(self.rectangle)
+        self.rectangle.sigRegionChangeFinished.connect(self._select_in_rectangle)
+        self._select_in_rectangle()
+
+    def select_area(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        """Show and select the images whose dots lie in the rectangle; returns their ids."""
+        if self.xy is None:
+            return np.zeros(0, dtype=np.int64)
+        keep = inside_rectangle(self.xy, x0, y0, x1, y1)
+        ids = np.flatnonzero(keep)
+        browser = self.hub.browser
+        browser.set_mask("map", Mask(f"{len(ids):,} images from the map", keep))
+        browser.select_ids(ids)
+        return ids
+
+    def _select_in_rectangle(self) -> None:
+        if self.rectangle is None:
+            return
+        pos, size = self.rectangle.pos(), self.rectangle.size()
+        self.select_area(pos.x(), pos.y(), pos.x() + size.x(), pos.y() + size.y())
+
+    # ---- hover -------------------------------------------------------------------------------
+    def _on_mouse(self, event: tuple[QPointF]) -> None:
+        if self._tree is None or self.xy is None:
+            self.hover.hide()
+            return
+        position = event[0]
+        view = self.plot.getViewBox()
+        if not view.sceneBoundingRect().contains(position):
+            self.hover.hide()
+            return
+        point = view.mapSceneToView(position)
+        _, index = self._tree.query([[point.x(), point.y()]], k=1)
+        image_id = int(self._tree_ids[int(index[0][0])])
+        pixel = view.mapViewToScene(pg.Point(*self.xy[image_id]))
+        if (pixel - position).manhattanLength() > 12:
+            self.hover.hide()
+            return
+        pixmap = self.hub.browser.loader.pixmap(image_id)
+        if pixmap is None:
+            self.hover.setText(f"#{image_id}")
+        else:
+            self.hover.setPixmap(pixmap.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio))
+        self.hover.adjustSize()
+        local = self.plot.mapFromScene(position)
+        self.hover.move(local.x() + 14, local.y() + 14)
+        self.hover.show()
+        self.hover.raise_()
+
+
+def _kd_tree(xy: np.ndarray) -> Any:
+    from sklearn.neighbors import KDTree
+
+    finite = np.flatnonzero(np.isfinite(xy[:, 0]))
+    return KDTree(xy[finite]), finite

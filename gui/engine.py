@@ -1,0 +1,171 @@
+"""Where the GUI meets the discovery and annotation engine (core.concepts, core.annotate).
+
+The panels call these functions only from workers. Each is a thin call into core following
+/work/notes/contracts.md; the few discovery functions the contract does not name yet are looked
+up here, in one place, so the panels do not change when the engine settles on its names. Nothing
+here computes anything itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import StudioError
+from core.jobs import CancelToken, Job
+
+DISCOVERY_COLUMNS = (
+    "class",
+    "concept",
+    "category",
+    "association",
+    "error_gap",
+    "instability",
+    "score",
+    "rank",
+)
+
+
+def _concepts_module() -> Any:
+    try:
+        return importlib.import_module("core.concepts")
+    except ModuleNotFoundError as exc:
+        raise StudioError("Concept discovery is not available in this build yet.") from exc
+
+
+def _annotate_module() -> Any:
+    try:
+        return importlib.import_module("core.annotate")
+    except ModuleNotFoundError as exc:
+        raise StudioError("Confounder annotation is not available in this build yet.") from exc
+
+
+def _function(module: Any, *names: str) -> Any:
+    for name in names:
+        found = getattr(module, name, None)
+        if found is not None:
+            return found
+    raise StudioError(f"The engine has no {names[0]}() yet.")
+
+
+# ---- discovery ---------------------------------------------------------------------------------
+def run_discovery(
+    project: Any, model_name: str, device: str | None, run_id: str | None, token: CancelToken
+) -> Job[pd.DataFrame]:
+    """Discover spurious concepts (a job); ranked rows as a DataFrame."""
+    discover = _function(_concepts_module(), "discover", "discover_project", "run_discovery")
+    kwargs: dict[str, Any] = {"cancel": token}
+    if run_id:
+        kwargs["run_id"] = run_id
+    if device:
+        kwargs["device"] = device
+    result = yield from discover(project, model_name, **kwargs)
+    table = discovery_table(result)
+    if hasattr(result, "exemplars") and callable(result.exemplars):
+        table["exemplars"] = [
+            result.exemplars(str(c), str(k))
+            for c, k in zip(table["class"], table["concept"], strict=True)
+        ]
+    return table
+
+
+def latest_discovery(project: Any) -> pd.DataFrame | None:
+    """The last discovery stored in the project (rows as a DataFrame), or None."""
+    stored = _function(_concepts_module(), "latest_discovery")(project)
+    return None if stored is None else discovery_table(stored)
+
+
+def discovery_table(result: Any) -> pd.DataFrame:
+    """Rows of a discovery result, whatever container the engine returns them in."""
+    if isinstance(result, pd.DataFrame):
+        table = result
+    else:
+        rows = result
+        if hasattr(result, "rows"):
+            rows = result.rows
+        elif isinstance(result, dict):
+            rows = result.get("rows", result.get("table", []))
+        if hasattr(rows, "to_dict") and not isinstance(rows, dict):
+            rows = rows.to_dict("records")
+        table = pd.DataFrame(list(rows))
+    missing = [c for c in ("class", "concept", "score") if c not in table.columns]
+    if missing:
+        raise StudioError(f"The discovery result lacks the column(s) {', '.join(missing)}.")
+    for column in DISCOVERY_COLUMNS:
+        if column not in table.columns:
+            table[column] = np.nan if column != "category" else ""
+    if table["rank"].isna().all():
+        table["rank"] = table["score"].rank(ascending=False, method="first")
+    return table.sort_values("rank", kind="stable").reset_index(drop=True)
+
+
+def concept_scores(project: Any, concept: str, model_name: str) -> np.ndarray:
+    """Standardised score of one concept for every image (N,) float32 (NaN: not embedded)."""
+    scores = _function(_concepts_module(), "concept_scores", "score_concept")
+    return np.asarray(scores(project, concept, model_name=model_name), dtype=np.float32)
+
+
+def threshold_preview(
+    scores: np.ndarray, labels: np.ndarray, classes: list[str], threshold: float
+) -> dict[str, Any]:
+    """Counts per class at ``threshold`` and the images nearest it (a few numpy operations, so
+    the slider can call it as it moves)."""
+    preview = _function(_annotate_module(), "threshold_preview")
+    return preview(scores, labels, classes, threshold)
+
+
+# ---- confounders -------------------------------------------------------------------------------
+def list_confounders(project: Any) -> list[Any]:
+    return list(_annotate_module().list_confounders(project))
+
+
+def add_confounder(project: Any, name: str, **kwargs: Any) -> Any:
+    return _annotate_module().add_confounder(project, name, **kwargs)
+
+
+def confounder_state(project: Any) -> dict[str, tuple[Any, np.ndarray]]:
+    """Every confounder with its value per image (overrides applied)."""
+    annotate = _annotate_module()
+    return {
+        c.name: (c, np.asarray(annotate.assignments(project, c.name), dtype=np.int64))
+        for c in annotate.list_confounders(project)
+    }
+
+
+def set_values(project: Any, name: str, image_ids: np.ndarray, value: str | None) -> None:
+    _annotate_module().set_values(project, name, [int(i) for i in image_ids], value)
+
+
+def undo(project: Any) -> str | None:
+    return _annotate_module().undo(project)
+
+
+def annotation_available() -> bool:
+    try:
+        _annotate_module()
+    except StudioError:
+        return False
+    return True
+
+
+# ---- export ------------------------------------------------------------------------------------
+def export_available() -> bool:
+    try:
+        import core.export  # noqa: F401
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def run_export(project: Any, target: Any, options: dict[str, Any], token: CancelToken) -> Job[Any]:
+    """Export the cleaned dataset and its report to ``target`` (a job)."""
+    try:
+        import core.export as export
+    except ModuleNotFoundError as exc:
+        raise StudioError("Export is not available in this build yet.") from exc
+    options = dict(options)
+    formats = options.pop("formats", None)
+    return (yield from export.export_project(project, target, formats, cancel=token, **options))

@@ -1,0 +1,540 @@
+"""The main window: project open/create (dialogs, drag-and-drop, recent, demos), the browser in
+the middle, dockable panels around it whose layout is restored on restart, shortcuts for the
+frequent actions, and a status bar with the project, the model and the device."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QStackedWidget,
+    QWidget,
+)
+
+from core.store import Project
+from gui.browser.browser_widget import BrowserWidget
+from gui.browser.detail_pane import DetailPane
+from gui.hub import Hub
+from gui.jobs_panel import JobsPanel
+from gui.session import Session, create_session, demo_session, is_project_folder, open_session
+from gui.settings import Settings, demo_project_folder
+from gui.thumbnails import ThumbnailLoader
+from gui.workers import JobHandle, JobRunner
+
+MANIFEST_FILTER = "Manifests (*.csv *.parquet *.pq);;All files (*)"
+PanelFactory = Callable[[Hub], QWidget]
+
+
+PANELS = (
+    ("concepts_dock", "Concepts", "gui.concepts_panel", "ConceptsPanel", "left"),
+    ("confounders_dock", "Confounders", "gui.confounder_panel", "ConfounderPanel", "left"),
+    ("map_dock", "Embedding map", "gui.embedding_map", "EmbeddingMap", "right"),
+    ("training_dock", "Training", "gui.training_panel", "TrainingPanel", "right"),
+    ("runs_dock", "Runs", "gui.runs_table", "RunsTable", "bottom"),
+)
+"""Dockable panels beyond the browser: object name, title, module, class, default area."""
+
+AREAS = {
+    "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+    "right": Qt.DockWidgetArea.RightDockWidgetArea,
+    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
+}
+
+
+def panel_factories() -> list[tuple[str, str, PanelFactory, Qt.DockWidgetArea]]:
+    factories = []
+    for name, title, module_name, class_name, area in PANELS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a panel whose module this build lacks
+        factories.append((name, title, getattr(module, class_name), AREAS[area]))
+    return factories
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.setObjectName("main_window")
+        self.setWindowTitle("Debias Studio")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.settings = settings or Settings()
+        self.runner = JobRunner(self)
+        self.loader = ThumbnailLoader(parent=self)
+        self.session: Session | None = None
+        self.browser = BrowserWidget(self.loader)
+        self.detail = DetailPane(self.runner)
+        self.hub = Hub(self.runner, self.settings, self.browser, self.detail, self)
+        self.jobs = JobsPanel(self.runner)
+        self.welcome = _welcome(self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.browser)
+        self.setCentralWidget(self.stack)
+        self.docks: dict[str, QDockWidget] = {}
+        self.panels: dict[str, QWidget] = {}
+        self._add_dock(
+            "details_dock", "Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self._add_dock("jobs_dock", "Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        for name, title, factory, area in panel_factories():
+            self.panels[name] = factory(self.hub)
+            self._add_dock(name, title, self.panels[name], area)
+        self.browser.current_image_changed.connect(self.detail.show_image)
+        self._connect_panels()
+        self.hub.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self._build_status_bar()
+        self._build_actions()
+        self._pending_close: list[Project] = []
+        self.runner.job_ended.connect(self._close_retired)
+        self.runner.job_ended.connect(self._on_job_ended)
+        self._default_size()
+        self._layout_done = False
+        self._saved_geometry, self._saved_state = self.settings.window_state()
+        if self._saved_geometry is not None:
+            self.restoreGeometry(self._saved_geometry)
+        self.welcome.set_recent(self.settings.recent_projects())
+        self.runner.start(
+            "Detecting device", _detect_device, quiet=True, warm_up=True, on_done=self._on_device
+        )
+
+    # ---- layout ------------------------------------------------------------------------------
+    def _add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        if name in ("training_dock", "confounders_dock", "concepts_dock"):
+            scroll = QScrollArea()  # tall forms scroll instead of forcing a huge minimum size
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidget(widget)
+            dock.setWidget(scroll)
+        else:
+            dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+
+    def _arrange_default_docks(self) -> None:
+        docks = self.docks
+        if "concepts_dock" in docks and "confounders_dock" in docks:
+            self.tabifyDockWidget(docks["concepts_dock"], docks["confounders_dock"])
+            docks["concepts_dock"].raise_()
+        if "map_dock" in docks and "training_dock" in docks:
+            self.tabifyDockWidget(docks["details_dock"], docks["map_dock"])
+            self.tabifyDockWidget(docks["map_dock"], docks["training_dock"])
+            docks["details_dock"].raise_()
+        if "runs_dock" in docks:
+            self.tabifyDockWidget(docks["jobs_dock"], docks["runs_dock"])
+            docks["jobs_dock"].raise_()
+
+    def _size_docks(self) -> None:
+        """Default panel sizes: side panels readable, the grid keeps the most room."""
+        docks = self.docks
+        side = max(300, min(460, self.width() // 4))
+        horizontal = [docks["details_dock"]]
+        if "concepts_dock" in docks:
+            horizontal.append(docks["concepts_dock"])
+        self.resizeDocks(horizontal, [side] * len(horizontal), Qt.Orientation.Horizontal)
+        bottom = max(150, self.height() // 5)
+        self.resizeDocks([docks["jobs_dock"]], [bottom], Qt.Orientation.Vertical)
+
+    def _connect_panels(self) -> None:
+        self.hub.confounders_changed.connect(self.browser.refresh_columns)
+        self.hub.confounders_changed.connect(self.detail.refresh_info)
+        self.hub.runs_listed.connect(lambda _runs: self.browser.refresh_columns())
+        self.hub.runs_listed.connect(lambda _runs: self.detail.refresh_info())
+        self.detail.providers["annotations"] = self._detail_rows
+        concepts = self.panels.get("concepts_dock")
+        confounders = self.panels.get("confounders_dock")
+        training = self.panels.get("training_dock")
+        if concepts is not None and confounders is not None:
+            concepts.mark_requested.connect(self._mark_confounder)  # type: ignore[attr-defined]
+        if confounders is not None and training is not None:
+            confounders.confounder_selected.connect(  # type: ignore[attr-defined]
+                training.set_confounder  # type: ignore[attr-defined]
+            )
+
+    def _detail_rows(self, image_id: int) -> list[tuple[str, str]]:
+        """Confounder values and the latest run's prediction, for the detail pane."""
+        session = self.session
+        if session is None:
+            return []
+        rows = []
+        for name, column in session.extra.get("confounder_columns", {}).items():
+            code = int(column.codes[image_id])
+            rows.append((f"confounder {name}", column.values[code] if code >= 0 else "unknown"))
+        if "predictions" in session.extra:
+            run_id, predictions = session.extra["predictions"]
+            predicted = int(predictions[image_id])
+            if predicted >= 0:
+                verdict = "right" if predicted == session.labels.codes[image_id] else "wrong"
+                name = session.labels.values[predicted]
+                rows.append((f"prediction (run {run_id})", f"{name} ({verdict})"))
+        return rows
+
+    def _mark_confounder(self, concept: str) -> None:
+        self.panels["confounders_dock"].add_from_concept(concept)  # type: ignore[attr-defined]
+        self.docks["confounders_dock"].raise_()
+
+    def _panel_action(self, dock: str, method: str) -> None:
+        if dock in self.panels and self.session is not None:
+            self.docks[dock].show()
+            self.docks[dock].raise_()
+            getattr(self.panels[dock], method)()
+
+    def _embed(self) -> None:
+        self._panel_action("map_dock", "compute")
+
+    def _discover(self) -> None:
+        self._panel_action("concepts_dock", "discover")
+
+    def _train(self) -> None:
+        self._panel_action("training_dock", "start")
+
+    def _default_size(self) -> None:
+        screen = self.screen().availableGeometry() if self.screen() else None
+        width, height = 1360, 860
+        if screen is not None:
+            width = min(width, int(screen.width() * 0.92))
+            height = min(height, int(screen.height() * 0.92))
+        self.resize(width, height)
+
+    def _build_status_bar(self) -> None:
+        self.project_label = QLabel("No project")
+        self.model_label = QLabel(f"Model: {_model_display(self.settings.model_name)}")
+        self.model_label.setToolTip("The CLIP model used for embeddings and concepts.")
+        self.device_label = QLabel("Device: …")
+        self.device_label.setToolTip("Where models run (a setting; cuda when present).")
+        bar = self.statusBar()
+        bar.addWidget(self.project_label, 1)
+        bar.addPermanentWidget(self.model_label)
+        bar.addPermanentWidget(self.device_label)
+
+    def _build_actions(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.actions: dict[str, QAction] = {}
+
+        def add(
+            key: str, text: str, slot: Callable[[], Any], shortcut: QKeySequence | str | None = None
+        ) -> QAction:
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(lambda _=False: slot())
+            self.actions[key] = action
+            return action
+
+        file_menu.addAction(
+            add("open", "&Open project…", self.ask_open, QKeySequence.StandardKey.Open)
+        )
+        file_menu.addAction(
+            add("new_folder", "New from image &folder…", self.ask_new_folder, "Ctrl+N")
+        )
+        file_menu.addAction(
+            add("new_manifest", "New from &manifest…", self.ask_new_manifest, "Ctrl+Shift+N")
+        )
+        demos = file_menu.addMenu("&Demo projects")
+        demos.addAction(
+            add("demo_digits", "Coloured &digits", lambda: self.open_demo("digits"), "Ctrl+D")
+        )
+        demos.addAction(
+            add(
+                "demo_backgrounds",
+                "Objects on &backgrounds",
+                lambda: self.open_demo("backgrounds"),
+                "Ctrl+Shift+D",
+            )
+        )
+        self.recent_menu = file_menu.addMenu("&Recent projects")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(add("export", "&Export…", self.ask_export, "Ctrl+Shift+E"))
+        file_menu.addAction(add("close_project", "&Close project", self.close_project, "Ctrl+W"))
+        file_menu.addSeparator()
+        file_menu.addAction(add("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        view_menu.addAction(add("reset_layout", "Reset panel layout", self._reset_layout))
+        project_menu = self.menuBar().addMenu("&Project")
+        project_menu.addAction(add("embed", "&Embed and map images", self._embed, "Ctrl+E"))
+        project_menu.addAction(add("discover", "&Discover concepts", self._discover, "Ctrl+K"))
+        project_menu.addAction(add("train", "&Train", self._train, "Ctrl+T"))
+        jobs_menu = self.menuBar().addMenu("&Jobs")
+        jobs_menu.addAction(add("cancel_all", "Cancel all jobs", self.runner.cancel_all, "Ctrl+."))
+        for key, action in self.actions.items():
+            if key not in (
+                "open",
+                "new_folder",
+                "new_manifest",
+                "demo_digits",
+                "demo_backgrounds",
+                "quit",
+                "reset_layout",
+                "cancel_all",
+            ):
+                action.setEnabled(False)
+        self._project_actions = ["export", "close_project", "embed", "discover", "train"]
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._layout_done:
+            # Tabify once the window has its real size: done earlier, Qt leaves stale tab bars.
+            self._layout_done = True
+            self._arrange_default_docks()
+            if self._saved_state is not None:
+                self.restoreState(self._saved_state)
+                if self._saved_geometry is not None:
+                    self.restoreGeometry(self._saved_geometry)
+            else:
+                QTimer.singleShot(0, self._size_docks)
+
+    def _reset_layout(self) -> None:
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+        self._arrange_default_docks()
+        self._size_docks()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_projects()
+        for folder in recent:
+            action = self.recent_menu.addAction(str(folder))
+            action.triggered.connect(lambda _=False, f=folder: self.open_project(f))
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    # ---- opening and creating projects -------------------------------------------------------
+    def ask_open(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a Debias Studio project")
+        if folder:
+            self.open_project(Path(folder))
+
+    def ask_new_folder(self) -> None:
+        source = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)")
+        if source:
+            self.new_project_from(Path(source))
+
+    def ask_new_manifest(self) -> None:
+        source, _ = QFileDialog.getOpenFileName(self, "Manifest", "", MANIFEST_FILTER)
+        if source:
+            self.new_project_from(Path(source))
+
+    def ask_project_folder(self, source: Path) -> Path | None:
+        """Where a new project for ``source`` goes (a dialog; tests replace this method)."""
+        suggestion = source.parent / f"{source.stem}-project"
+        folder, _ = QFileDialog.getSaveFileName(
+            self, "New project folder", str(suggestion), "Project folder (*)"
+        )
+        return Path(folder) if folder else None
+
+    def new_project_from(self, source: Path) -> JobHandle | None:
+        folder = self.ask_project_folder(source)
+        if folder is None:
+            return None
+        return self.create_project(folder, source)
+
+    def create_project(self, folder: Path, source: Path) -> JobHandle:
+        return self._load(
+            f"Creating project {folder.name}",
+            lambda token: create_session(folder, source, token),
+        )
+
+    def open_project(self, folder: Path) -> JobHandle:
+        return self._load(f"Opening {Path(folder).name}", lambda token: open_session(folder, token))
+
+    def open_demo(self, kind: str, folder: Path | None = None) -> JobHandle:
+        """Open the demo project of ``kind``, creating it first (a job) when it does not exist."""
+        target = folder or demo_project_folder(kind)
+        verb = "Opening" if is_project_folder(target) else "Creating"
+        return self._load(
+            f"{verb} the {kind} demo", lambda token: demo_session(target, kind, token)
+        )
+
+    def _load(self, title: str, function: Callable[[Any], Any]) -> JobHandle:
+        self.statusBar().showMessage(f"{title}…")
+        self.docks["jobs_dock"].raise_()
+        return self.runner.start(
+            title, function, key="project", on_done=self.set_session, on_error=self._show_error
+        )
+
+    def set_session(self, session: Session | None) -> None:
+        old = self.session
+        self.session = session
+        self.hub.session = session
+        if old is not None and (session is None or old.project is not session.project):
+            self._retire(old.project)
+        if session is None:
+            self.loader.clear()
+        else:
+            self.loader.set_source(
+                session.dataset.root,
+                session.paths,
+                session.fingerprints,
+                session.project.thumbnails_dir,
+            )
+            self.settings.add_recent_project(session.folder)
+        self.browser.set_session(session)
+        self.detail.set_session(session)
+        self.hub.session_changed.emit(session)
+        self.stack.setCurrentWidget(self.browser if session is not None else self.welcome)
+        for key in self._project_actions:
+            self.actions[key].setEnabled(session is not None)
+        if session is None:
+            self.project_label.setText("No project")
+            self.setWindowTitle("Debias Studio")
+            self.welcome.set_recent(self.settings.recent_projects())
+        else:
+            problems = len(session.dataset.problems)
+            extra = f", {problems} files could not be used" if problems else ""
+            self.project_label.setText(
+                f"{session.name}: {len(session):,} images, "
+                f"{len(session.labels.values)} classes{extra}"
+            )
+            self.setWindowTitle(f"{session.name} — Debias Studio")
+            self.statusBar().showMessage(f"Opened {session.folder}", 5000)
+
+    def close_project(self) -> None:
+        self.set_session(None)
+
+    def _retire(self, project: Project) -> None:
+        """Close a project no longer shown, once no job can still be using it."""
+        self._pending_close.append(project)
+        self._close_retired()
+
+    def _close_retired(self, *_: object) -> None:
+        if self.runner.jobs():
+            return
+        while self._pending_close:
+            self._pending_close.pop().close()
+
+    def _on_job_ended(self, handle: JobHandle) -> None:
+        if handle.state == "failed" and not handle.property("quiet"):
+            self.statusBar().showMessage(handle.message, 10000)
+
+    def _show_error(self, message: str, details: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Debias Studio")
+        box.setText(message)
+        if details and "StudioError" not in details:
+            box.setDetailedText(details)
+        box.open()
+
+    def ask_export(self) -> None:
+        if self.session is None:
+            return
+        from gui.export_dialog import ExportDialog
+
+        ExportDialog(self.hub, self).open()
+
+    # ---- drag and drop -----------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if len(urls) == 1 and urls[0].isLocalFile():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = event.mimeData().urls()
+        if not urls:
+            return
+        self.open_path(Path(urls[0].toLocalFile()))
+        event.acceptProposedAction()
+
+    def open_path(self, path: Path) -> JobHandle | None:
+        """A dropped path: a project opens; an image folder or a manifest becomes a new project."""
+        if path.is_dir() and is_project_folder(path):
+            return self.open_project(path)
+        return self.new_project_from(path)
+
+    # ---- device and closing ------------------------------------------------------------------
+    def _on_device(self, device: str) -> None:
+        chosen = self.settings.device
+        shown = device if chosen == "auto" else chosen
+        self.device_label.setText(f"Device: {shown}")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Cancel jobs, wait for every worker and close the project (closing, tests)."""
+        self.runner.cancel_all()
+        self.runner.wait_all(15000)
+        self.loader.shutdown()
+        QTimer.singleShot(0, lambda: None)
+        if self.session is not None:
+            self._pending_close.append(self.session.project)
+        for project in self._pending_close:
+            project.close()
+        self._pending_close.clear()
+
+
+def _welcome(window: MainWindow) -> QWidget:
+    from gui.welcome import WelcomePage
+
+    page = WelcomePage()
+    page.demo_requested.connect(window.open_demo)
+    page.open_requested.connect(window.ask_open)
+    page.new_from_folder_requested.connect(window.ask_new_folder)
+    page.new_from_manifest_requested.connect(window.ask_new_manifest)
+    page.recent_requested.connect(window.open_project)
+    return page
+
+
+def _detect_device(_token: object) -> str:
+    """Which device models run on; also imports the engine modules the panels call, so no
+    first click pays an import (tens of milliseconds of file I/O) on the GUI thread."""
+    import importlib
+
+    from core.models.device import default_device
+
+    for name in (
+        "core.annotate",
+        "core.concepts",
+        "core.embed",
+        "core.export",
+        "core.train.config",
+        "core.train.runs",
+        "core.train.job",
+        "torch.optim",
+        "torch._dynamo",  # imported by the first optimiser; seconds, and never mid-session
+        "sklearn.linear_model",
+        "sklearn.mixture",
+        "sklearn.neighbors",
+        "sklearn.model_selection",
+    ):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+    return default_device()
+
+
+def _model_display(name: str) -> str:
+    return "demo CLIP (bundled, not pretrained)" if name == "demo" else name

@@ -1,0 +1,406 @@
+"""The training panel: choose method, backbone, confounder and hyper-parameters (each with a
+plain-language tooltip), launch the run in a worker, watch live curves (loss, validation accuracy,
+validation worst-group accuracy) and the per-group table, cancel, and preview counterfactual images
+before training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.jobs import CancelToken, Job
+from gui.hub import Hub
+from gui.session import Session
+from gui.workers import JobHandle
+
+METHODS = {
+    "erm": (
+        "ERM (baseline)",
+        "Plain training: minimise the average loss. The baseline the cures "
+        "are compared with; it learns any shortcut the data offers.",
+    ),
+    "balanced": (
+        "Group balancing",
+        "Re-weight or re-sample so every (class, confounder value) "
+        "group counts equally, or GroupDRO. Needs a confounder.",
+    ),
+    "counterfactual": (
+        "Counterfactual augmentation",
+        "Show each image with the confounder "
+        "changed (recoloured, background swapped) so it stops predicting the "
+        "class. Needs a confounder.",
+    ),
+    "selecmix": (
+        "SelecMix",
+        "Mix each image with a partner of the same class and another "
+        "confounder value (or another class and the same value) to break the shortcut.",
+    ),
+    "disc": (
+        "DISC cure",
+        "Mix in exemplars of the discovered spurious concepts so the model "
+        "cannot rely on them (uses the concepts found by discovery).",
+    ),
+}
+BACKBONES = {
+    "head": (
+        "Head on CLIP features",
+        "Train a small classifier on the frozen image "
+        "embeddings: seconds, no images decoded during training.",
+    ),
+    "cnn": (
+        "Small CNN from scratch",
+        "A small convolutional network trained on the images: "
+        "needed for image-space cures such as counterfactuals.",
+    ),
+    "clip": (
+        "Fine-tune CLIP",
+        "Fine-tune the last blocks of the CLIP image tower: the "
+        "strongest, and the slowest on a CPU.",
+    ),
+}
+
+
+class _EpochRelay(QObject):
+    """The engine calls ``on_epoch`` in the worker; this signal carries it to the GUI thread."""
+
+    epoch = Signal(object)
+
+
+def train_job(project: Any, config: Any, relay: _EpochRelay, token: CancelToken) -> Job[Any]:
+    from core.train.job import train_run
+
+    return (yield from train_run(project, config, cancel=token, on_epoch=relay.epoch.emit))
+
+
+def preview_job(project: Any, config: Any, ids: list[int], token: CancelToken) -> Job[np.ndarray]:
+    from core.train.counterfactuals import preview_counterfactuals
+    from core.train.job import load_run_data
+
+    data = yield from load_run_data(project, config, token)
+    return preview_counterfactuals(data, ids, seed=config.seed)
+
+
+class TrainingPanel(QWidget):
+    def __init__(self, hub: Hub, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("training_panel")
+        self.hub = hub
+        self.session: Session | None = None
+        self.handle: JobHandle | None = None
+        self.history: list[dict[str, Any]] = []
+        self.relay = _EpochRelay(self)
+        self.relay.epoch.connect(self._on_epoch)
+
+        self.method = _choices(METHODS)
+        self.backbone = _choices(BACKBONES)
+        self.confounder = QComboBox()
+        self.confounder.setToolTip(
+            "The spurious attribute the cure should neutralise; groups are (class, value). "
+            "Confounders come from the Confounders panel or from the dataset's attribute columns."
+        )
+        self.epochs = _spin(1, 500, 5, "Passes over the training images.")
+        self.batch = _spin(2, 4096, 128, "Images per optimisation step.")
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(0.0, 1.0)
+        self.lr.setSingleStep(1e-4)
+        self.lr.setSpecialValueText("default")
+        self.lr.setToolTip(
+            "Learning rate; 'default' picks the backbone's (1e-3 head/CNN, 1e-5 CLIP)."
+        )
+        self.seed = _spin(0, 10**6, 0, "Seed of the run: the same seed gives the same result.")
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.device.setToolTip("Where to train; 'auto' uses a CUDA GPU when present.")
+        form = QFormLayout()
+        form.addRow("Method", self.method)
+        form.addRow("Backbone", self.backbone)
+        form.addRow("Confounder", self.confounder)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Epochs"), 0, 0)
+        grid.addWidget(self.epochs, 0, 1)
+        grid.addWidget(QLabel("Batch"), 0, 2)
+        grid.addWidget(self.batch, 0, 3)
+        grid.addWidget(QLabel("Learning rate"), 1, 0)
+        grid.addWidget(self.lr, 1, 1)
+        grid.addWidget(QLabel("Seed"), 1, 2)
+        grid.addWidget(self.seed, 1, 3)
+        grid.addWidget(QLabel("Device"), 2, 0)
+        grid.addWidget(self.device, 2, 1)
+
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Start the run in the background (Ctrl+T).")
+        self.train_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop after the current step; the run stays resumable.")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.preview_button = QPushButton("Preview counterfactuals")
+        self.preview_button.setToolTip(
+            "Show four training images under every value of the confounder, as the "
+            "counterfactual cure would (needs an image backbone: CNN or CLIP)."
+        )
+        self.preview_button.clicked.connect(self.preview)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.preview_button)
+        buttons.addStretch(1)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        # Accuracies share a fixed 0..1 axis; the loss, on its own scale, gets a small plot.
+        self.curves = pg.GraphicsLayoutWidget()
+        self.curves.setBackground("w")
+        self.curves.setObjectName("training_curves")
+        self.curves.setMinimumHeight(220)
+        accuracy = self.curves.addPlot(row=0, col=0)
+        accuracy.setTitle("validation accuracy", size="9pt")
+        accuracy.setYRange(0, 1, padding=0.02)
+        accuracy.showGrid(x=True, y=True, alpha=0.2)
+        accuracy.addLegend(offset=(5, -5), labelTextSize="8pt")
+        accuracy.setMouseEnabled(x=False, y=False)
+        loss = self.curves.addPlot(row=1, col=0)
+        loss.setTitle("training loss", size="9pt")
+        loss.setLabel("bottom", "epoch")
+        loss.showGrid(x=True, y=True, alpha=0.2)
+        loss.setXLink(accuracy)
+        self.curves.ci.layout.setRowStretchFactor(0, 3)
+        self.curves.ci.layout.setRowStretchFactor(1, 2)
+        self.loss_curve = loss.plot(pen=pg.mkPen("#7f7f7f", width=2), symbol="o", symbolSize=5)
+        self.acc_curve = accuracy.plot(
+            pen=pg.mkPen("#1f77b4", width=2), name="average", symbol="o", symbolSize=5
+        )
+        self.worst_curve = accuracy.plot(
+            pen=pg.mkPen("#d62728", width=2), name="worst group", symbol="o", symbolSize=5
+        )
+        self.groups = QTableWidget(0, 3)
+        self.groups.setObjectName("group_table")
+        self.groups.setHorizontalHeaderLabels(["Group (class/value)", "Val accuracy", "Images"])
+        self.groups.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.groups.verticalHeader().setVisible(False)
+        self.groups.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.groups.setSortingEnabled(True)
+        self.preview_area = QLabel("")
+        self.preview_area.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview_area.hide()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(form)
+        layout.addLayout(grid)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.curves, 2)
+        layout.addWidget(self.groups, 1)
+        layout.addWidget(self.preview_area)
+        self.method.currentIndexChanged.connect(self._method_changed)
+        hub.session_changed.connect(self.set_session)
+        hub.confounders_changed.connect(self._fill_confounders)
+        self.set_session(None)
+
+    # ---- session -----------------------------------------------------------------------------
+    def set_session(self, session: Session | None) -> None:
+        self.session = session
+        self.train_button.setEnabled(session is not None and self.handle is None)
+        self.preview_button.setEnabled(session is not None)
+        self._fill_confounders()
+        self._method_changed()
+
+    def _fill_confounders(self) -> None:
+        current = self.confounder.currentData()
+        self.confounder.clear()
+        self.confounder.addItem("(none)", None)
+        if self.session is not None:
+            for name in self.session.extra.get("confounder_columns", {}):
+                self.confounder.addItem(f"{name} (annotated)", name)
+            for name in self.session.attributes:
+                self.confounder.addItem(f"{name} (column)", name)
+        index = self.confounder.findData(current)
+        self.confounder.setCurrentIndex(max(0, index))
+
+    def set_confounder(self, name: str | None) -> None:
+        self._fill_confounders()
+        index = self.confounder.findData(name)
+        if index >= 0:
+            self.confounder.setCurrentIndex(index)
+
+    def _method_changed(self) -> None:
+        method = self.method.currentData()
+        self.status.setText(METHODS.get(method, ("", ""))[1])
+        if method == "counterfactual" and self.backbone.currentData() == "head":
+            self.backbone.setCurrentIndex(self.backbone.findData("cnn"))
+
+    # ---- config and running ------------------------------------------------------------------
+    def config(self) -> Any:
+        from core.train.config import TrainConfig
+
+        assert self.session is not None
+        device = self.device.currentText()
+        return TrainConfig(
+            project=str(self.session.folder),
+            method=self.method.currentData(),
+            confounder=self.confounder.currentData(),
+            backbone=self.backbone.currentData(),
+            model=self.hub.model_name,
+            epochs=self.epochs.value(),
+            seed=self.seed.value(),
+            batch_size=self.batch.value(),
+            lr=self.lr.value() or None,
+            device=None if device == "auto" else device,
+        )
+
+    def start(self) -> JobHandle | None:
+        if self.session is None or self.handle is not None:
+            return None
+        from core.errors import StudioError
+
+        try:
+            config = self.config().validate()
+        except StudioError as exc:
+            self.status.setText(str(exc))
+            return None
+        self.history = []
+        self._draw_curves()
+        self.groups.setRowCount(0)
+        project = self.session.project
+        relay = self.relay
+        self.handle = self.hub.runner.start(
+            f"Training {config.method}",
+            lambda token: train_job(project, config, relay, token),
+            on_done=self._on_done,
+            on_error=lambda message, _d: self.status.setText(message),
+        )
+        self.handle.ended.connect(self._on_ended)
+        self.handle.progressed.connect(lambda p: self.status.setText(p.message))
+        self.train_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.hub.runs_changed.emit()
+        return self.handle
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.status.setText("cancelling…")
+
+    def _on_epoch(self, entry: dict[str, Any]) -> None:
+        self.history.append(entry)
+        self._draw_curves()
+        per_group = entry.get("val_per_group", {})
+        self._fill_groups({g: (acc, None) for g, acc in per_group.items()})
+
+    def _on_done(self, result: Any) -> None:
+        val = (result.metrics or {}).get("val") or {}
+        self._fill_groups(
+            {g: (r["acc"], r["count"]) for g, r in (val.get("per_group") or {}).items()}
+        )
+        test = (result.metrics or {}).get("test") or {}
+        self.status.setText(
+            f"Run {result.run_id} done: val worst-group {val.get('worst_group_acc', 0):.3f}, "
+            f"test avg {test.get('avg_acc', 0):.3f}, test worst-group "
+            f"{test.get('worst_group_acc', 0):.3f}."
+        )
+
+    def _on_ended(self, state: str) -> None:
+        if state == "cancelled":
+            self.status.setText("Run cancelled; it can be resumed from its last checkpoint.")
+        self.handle = None
+        self.train_button.setEnabled(self.session is not None)
+        self.cancel_button.setEnabled(False)
+        self.hub.runs_changed.emit()
+
+    def _draw_curves(self) -> None:
+        epochs = [e["epoch"] + 1 for e in self.history]
+        self.loss_curve.setData(epochs, [e["loss"] for e in self.history])
+        self.acc_curve.setData(epochs, [e["val"]["avg_acc"] for e in self.history])
+        self.worst_curve.setData(epochs, [e["val"]["worst_group_acc"] for e in self.history])
+
+    def _fill_groups(self, groups: dict[str, tuple[float, int | None]]) -> None:
+        self.groups.setSortingEnabled(False)
+        self.groups.setRowCount(len(groups))
+        for row, (name, (acc, count)) in enumerate(groups.items()):
+            self.groups.setItem(row, 0, QTableWidgetItem(name))
+            self.groups.setItem(row, 1, _number(acc, f"{acc:.3f}"))
+            self.groups.setItem(row, 2, _number(count or 0, "" if count is None else str(count)))
+        self.groups.setSortingEnabled(True)
+
+    # ---- counterfactual preview --------------------------------------------------------------
+    def preview(self) -> None:
+        if self.session is None:
+            return
+        from core.errors import StudioError
+
+        try:
+            config = self.config().validate()
+        except StudioError as exc:
+            self.status.setText(str(exc))
+            return
+        train = np.flatnonzero(self.session.splits.codes == 0)[:4].tolist()
+        project = self.session.project
+        self.status.setText("rendering counterfactuals…")
+        self.hub.runner.start(
+            "Counterfactual preview",
+            lambda token: preview_job(project, config, train, token),
+            key="cf-preview",
+            on_done=self._show_preview,
+            on_error=lambda message, _d: self.status.setText(message),
+        )
+
+    def _show_preview(self, images: np.ndarray) -> None:
+        n, v, s = images.shape[0], images.shape[1], images.shape[2]
+        mosaic = np.ascontiguousarray(images.transpose(0, 2, 1, 3, 4).reshape(n * s, v * s, 3))
+        qimage = QImage(mosaic.data, v * s, n * s, 3 * v * s, QImage.Format.Format_RGB888).copy()
+        self.preview_area.setPixmap(QPixmap.fromImage(qimage).scaledToHeight(min(256, 64 * n)))
+        self.preview_area.setToolTip("Rows: training images; columns: each confounder value.")
+        self.preview_area.show()
+        self.status.setText("Counterfactual preview: each column is one confounder value.")
+
+
+class _NumberItem(QTableWidgetItem):
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        return float(self.data(Qt.ItemDataRole.UserRole) or 0) < float(
+            other.data(Qt.ItemDataRole.UserRole) or 0
+        )
+
+
+def _number(value: float, text: str) -> QTableWidgetItem:
+    item = _NumberItem(text)
+    item.setData(Qt.ItemDataRole.UserRole, float(value))
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+def _choices(options: dict[str, tuple[str, str]]) -> QComboBox:
+    box = QComboBox()
+    for key, (label, tip) in options.items():
+        box.addItem(label, key)
+        box.setItemData(box.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+    box.setToolTip("\n\n".join(f"{label}: {tip}" for label, tip in options.values()))
+    return box
+
+
+def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box

@@ -1,0 +1,140 @@
+"""The main window: demos, open/create, drag-and-drop, recent projects, layout restore, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from core.dataset import open_manifest
+from core.jobs import Progress
+from core.store import Project
+from gui import main_window as main_window_module
+from gui.main_window import MainWindow
+from gui.session import demo_session
+from tests.gui.conftest import write_tiny_images
+
+
+def fake_demo_creator(calls: list[str], per_class: int = 8):
+    """Stands in for core.demo.create_demo_project with the same signature and protocol."""
+
+    def create(folder: Path, *, kind: str, cancel, seed: int = 0):
+        calls.append(kind)
+        manifest = write_tiny_images(folder / "data", per_class=per_class)
+        for i in range(3):
+            cancel.raise_if_cancelled()
+            yield Progress(i, 3, f"drawing {kind}")
+        dataset = yield from open_manifest(manifest, cancel=cancel)
+        return Project.create(folder, dataset)
+
+    return create
+
+
+def wait_done(qtbot, handle) -> None:
+    with qtbot.waitSignal(handle.ended, timeout=20000) as ended:
+        pass
+    assert ended.args == ["done"], handle.message
+
+
+def test_starts_on_the_welcome_page_with_model_and_device(window) -> None:
+    assert window.stack.currentWidget() is window.welcome
+    assert "demo CLIP" in window.model_label.text()
+    assert window.device_label.text() == "Device: cpu"
+    assert window.actions["open"].shortcut().toString()
+    assert window.actions["demo_digits"].shortcut().toString() == "Ctrl+D"
+    assert not window.actions["close_project"].isEnabled()
+
+
+def test_demo_is_created_once_as_a_job_then_reused(
+    window, qtbot, monkeypatch, tmp_path: Path
+) -> None:
+    calls: list[str] = []
+    creator = fake_demo_creator(calls)
+    monkeypatch.setattr(
+        main_window_module,
+        "demo_session",
+        lambda folder, kind, token: demo_session(folder, kind, token, create=creator),
+    )
+    window.welcome.demo_digits.click()
+    handle = window.runner.jobs()[0]
+    row = window.jobs.row_for(handle)
+    assert row is not None and row.title.text() == "<b>Creating the digits demo</b>"
+    wait_done(qtbot, handle)
+    assert calls == ["digits"]
+    assert len(window.session) == 24
+    assert window.session.folder == tmp_path / "userdata" / "demo-digits"
+    assert window.actions["close_project"].isEnabled()
+    window.close_project()
+    assert window.stack.currentWidget() is window.welcome
+    wait_done(qtbot, window.open_demo("digits"))
+    assert calls == ["digits"], "the existing demo project is reused"
+
+
+def test_dropping_a_project_folder_opens_it(window, qtbot, tiny_project: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tiny_project))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    wait_done(qtbot, window.runner.jobs()[0])
+    assert window.session.folder == tiny_project
+
+
+def test_dropping_an_image_folder_creates_a_project(window, qtbot, tmp_path: Path) -> None:
+    images = tmp_path / "imgs"
+    write_tiny_images(images)
+    (images / "manifest.csv").unlink()
+    target = tmp_path / "new-project"
+    window.ask_project_folder = lambda source: target
+    handle = window.open_path(images)
+    wait_done(qtbot, handle)
+    assert (target / "project.sqlite").is_file()
+    assert window.browser.model.rowCount() == 24
+
+
+def test_a_manifest_creates_a_project(window, qtbot, tmp_path: Path) -> None:
+    manifest = write_tiny_images(tmp_path / "m")
+    handle = window.create_project(tmp_path / "from-manifest", manifest)
+    wait_done(qtbot, handle)
+    assert window.browser.attribute_box.count() == 3  # All, shade = dark, shade = light
+
+
+def test_a_bad_folder_gives_a_readable_error_and_keeps_the_window(
+    window, qtbot, tmp_path: Path
+) -> None:
+    handle = window.open_project(tmp_path / "nothing-here")
+    with qtbot.waitSignal(handle.ended, timeout=5000):
+        pass
+    assert handle.state == "failed"
+    assert "is not a Debias Studio project" in handle.message
+    assert "is not a Debias Studio project" in window.statusBar().currentMessage()
+    assert window.stack.currentWidget() is window.welcome
+    row = window.jobs.row_for(handle)
+    assert row is not None and "not a Debias Studio project" in row.message.text()
+
+
+def test_layout_and_recent_projects_survive_a_restart(qtbot, tiny_project: Path) -> None:
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    wait_done(qtbot, first.open_project(tiny_project))
+    qtbot.waitUntil(lambda: not first.runner.jobs(), timeout=20000)
+    first.docks["jobs_dock"].hide()
+    first.resize(first.minimumSizeHint().width() + 40, first.minimumSizeHint().height() + 30)
+    size = (first.width(), first.height())
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitUntil(lambda: not second.runner.jobs(), timeout=20000)
+    assert second.docks["jobs_dock"].isHidden()
+    assert second.height() == size[1]  # (the offscreen screen clamps widths)
+    assert second.settings.recent_projects() == [tiny_project.resolve()]
+    assert second.welcome.recent.item(0).toolTip() == str(tiny_project.resolve())
+    second.shutdown()

@@ -8,6 +8,7 @@ becomes a zero tensor plus a problem code, so one bad image never stops a batch.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,6 +55,11 @@ def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
+def _worker_context() -> str | None:
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else None
+
+
 def make_loader(
     files: ImageFiles, *, batch_size: int, num_workers: int | None, pin_memory: bool
 ) -> DataLoader:
@@ -61,7 +67,12 @@ def make_loader(
     workers = default_workers() if num_workers is None else max(0, num_workers)
     if len(files) <= batch_size:
         workers = 0
-    extra: dict[str, Any] = {"prefetch_factor": 2} if workers else {}
+    extra: dict[str, Any] = {}
+    if workers:
+        # Workers start from a clean server process, never by forking this one: the GUI calls
+        # us from a worker thread of a process full of Qt and BLAS threads, and a fork of such a
+        # process can die or hang in the child (a lock held by another thread at fork time).
+        extra = {"prefetch_factor": 2, "multiprocessing_context": _worker_context()}
     return DataLoader(
         files,
         batch_size=batch_size,

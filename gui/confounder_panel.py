@@ -143,7 +143,7 @@ class ConfounderPanel(QWidget):
         self.column_box.clear()
         if session is not None:
             self.column_box.addItems(list(session.attributes))
-        enabled = session is not None and engine.annotation_available()
+        enabled = session is not None
         for widget in (
             self.from_column,
             self.manual_button,
@@ -153,8 +153,6 @@ class ConfounderPanel(QWidget):
         ):
             widget.setEnabled(enabled)
         self.from_column.setEnabled(enabled and self.column_box.count() > 0)
-        if session is not None and not engine.annotation_available():
-            self.info.setText("Confounder annotation is not available in this build yet.")
         self._show_state()
         if enabled:
             self.reload()
@@ -351,7 +349,7 @@ class ConfounderPanel(QWidget):
         )
 
     def undo(self) -> None:
-        if self.session is None or not engine.annotation_available():
+        if self.session is None:
             return
         project = self.session.project
         self._change("Undo", lambda _t: engine.undo(project))

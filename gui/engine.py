@@ -1,14 +1,12 @@
-"""Where the GUI meets the discovery and annotation engine (core.concepts, core.annotate).
+"""Where the GUI meets the discovery, annotation and export engine.
 
-The panels call these functions only from workers. Each is a thin call into core following
-/work/notes/contracts.md; the few discovery functions the contract does not name yet are looked
-up here, in one place, so the panels do not change when the engine settles on its names. Nothing
-here computes anything itself.
+The panels call these functions only from workers. Each is a thin call into core; the engine
+modules are imported on first use (inside the worker), because importing scikit-learn and torch
+on the GUI thread would stall it for tens of milliseconds. Nothing here computes anything itself.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -17,7 +15,7 @@ import pandas as pd
 from core.errors import StudioError
 from core.jobs import CancelToken, Job
 
-DISCOVERY_COLUMNS = (
+ROW_COLUMNS = (
     "class",
     "concept",
     "category",
@@ -27,28 +25,8 @@ DISCOVERY_COLUMNS = (
     "score",
     "rank",
 )
-
-
-def _concepts_module() -> Any:
-    try:
-        return importlib.import_module("core.concepts")
-    except ModuleNotFoundError as exc:
-        raise StudioError("Concept discovery is not available in this build yet.") from exc
-
-
-def _annotate_module() -> Any:
-    try:
-        return importlib.import_module("core.annotate")
-    except ModuleNotFoundError as exc:
-        raise StudioError("Confounder annotation is not available in this build yet.") from exc
-
-
-def _function(module: Any, *names: str) -> Any:
-    for name in names:
-        found = getattr(module, name, None)
-        if found is not None:
-            return found
-    raise StudioError(f"The engine has no {names[0]}() yet.")
+"""Columns of a discovery row (core.concepts.result.ROW_COLUMNS, restated so this module stays
+light to import; tests/gui/test_engine_columns.py keeps the two equal)."""
 
 
 # ---- discovery ---------------------------------------------------------------------------------
@@ -56,7 +34,8 @@ def run_discovery(
     project: Any, model_name: str, device: str | None, run_id: str | None, token: CancelToken
 ) -> Job[pd.DataFrame]:
     """Discover spurious concepts (a job); ranked rows as a DataFrame."""
-    discover = _function(_concepts_module(), "discover", "discover_project", "run_discovery")
+    from core.concepts import discover
+
     kwargs: dict[str, Any] = {"cancel": token}
     if run_id:
         kwargs["run_id"] = run_id
@@ -64,17 +43,18 @@ def run_discovery(
         kwargs["device"] = device
     result = yield from discover(project, model_name, **kwargs)
     table = discovery_table(result)
-    if hasattr(result, "exemplars") and callable(result.exemplars):
-        table["exemplars"] = [
-            result.exemplars(str(c), str(k))
-            for c, k in zip(table["class"], table["concept"], strict=True)
-        ]
+    table["exemplars"] = [
+        result.exemplars(str(c), str(k))
+        for c, k in zip(table["class"], table["concept"], strict=True)
+    ]
     return table
 
 
 def latest_discovery(project: Any) -> pd.DataFrame | None:
     """The last discovery stored in the project (rows as a DataFrame), or None."""
-    stored = _function(_concepts_module(), "latest_discovery")(project)
+    from core.concepts import latest_discovery as stored_discovery
+
+    stored = stored_discovery(project)
     return None if stored is None else discovery_table(stored)
 
 
@@ -94,7 +74,7 @@ def discovery_table(result: Any) -> pd.DataFrame:
     missing = [c for c in ("class", "concept", "score") if c not in table.columns]
     if missing:
         raise StudioError(f"The discovery result lacks the column(s) {', '.join(missing)}.")
-    for column in DISCOVERY_COLUMNS:
+    for column in ROW_COLUMNS:
         if column not in table.columns:
             table[column] = np.nan if column != "category" else ""
     if table["rank"].isna().all():
@@ -104,7 +84,8 @@ def discovery_table(result: Any) -> pd.DataFrame:
 
 def concept_scores(project: Any, concept: str, model_name: str) -> np.ndarray:
     """Standardised score of one concept for every image (N,) float32 (NaN: not embedded)."""
-    scores = _function(_concepts_module(), "concept_scores", "score_concept")
+    from core.concepts import concept_scores as scores
+
     return np.asarray(scores(project, concept, model_name=model_name), dtype=np.float32)
 
 
@@ -113,22 +94,28 @@ def threshold_preview(
 ) -> dict[str, Any]:
     """Counts per class at ``threshold`` and the images nearest it (a few numpy operations, so
     the slider can call it as it moves)."""
-    preview = _function(_annotate_module(), "threshold_preview")
+    from core.annotate import threshold_preview as preview
+
     return preview(scores, labels, classes, threshold)
 
 
 # ---- confounders -------------------------------------------------------------------------------
 def list_confounders(project: Any) -> list[Any]:
-    return list(_annotate_module().list_confounders(project))
+    from core import annotate
+
+    return list(annotate.list_confounders(project))
 
 
 def add_confounder(project: Any, name: str, **kwargs: Any) -> Any:
-    return _annotate_module().add_confounder(project, name, **kwargs)
+    from core import annotate
+
+    return annotate.add_confounder(project, name, **kwargs)
 
 
 def confounder_state(project: Any) -> dict[str, tuple[Any, np.ndarray]]:
     """Every confounder with its value per image (overrides applied)."""
-    annotate = _annotate_module()
+    from core import annotate
+
     return {
         c.name: (c, np.asarray(annotate.assignments(project, c.name), dtype=np.int64))
         for c in annotate.list_confounders(project)
@@ -136,36 +123,22 @@ def confounder_state(project: Any) -> dict[str, tuple[Any, np.ndarray]]:
 
 
 def set_values(project: Any, name: str, image_ids: np.ndarray, value: str | None) -> None:
-    _annotate_module().set_values(project, name, [int(i) for i in image_ids], value)
+    from core import annotate
+
+    annotate.set_values(project, name, [int(i) for i in image_ids], value)
 
 
 def undo(project: Any) -> str | None:
-    return _annotate_module().undo(project)
+    from core import annotate
 
-
-def annotation_available() -> bool:
-    try:
-        _annotate_module()
-    except StudioError:
-        return False
-    return True
+    return annotate.undo(project)
 
 
 # ---- export ------------------------------------------------------------------------------------
-def export_available() -> bool:
-    try:
-        import core.export  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
 def run_export(project: Any, target: Any, options: dict[str, Any], token: CancelToken) -> Job[Any]:
     """Export the cleaned dataset and its report to ``target`` (a job)."""
-    try:
-        import core.export as export
-    except ModuleNotFoundError as exc:
-        raise StudioError("Export is not available in this build yet.") from exc
+    from core import export
+
     options = dict(options)
     formats = options.pop("formats", None)
     return (yield from export.export_project(project, target, formats, cancel=token, **options))

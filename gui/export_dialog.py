@@ -92,14 +92,10 @@ class ExportDialog(QDialog):
         form.addRow("", self.overwrite)
         self.note = QLabel("")
         self.note.setWordWrap(True)
-        available = engine.export_available()
-        if not available:
-            self.note.setText("The export engine is not part of this build yet.")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(available)
         buttons.accepted.connect(self.export)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

@@ -523,6 +523,7 @@ def _detect_device(_token: object) -> str:
         "core.train.runs",
         "core.train.job",
         "torch.optim",
+        "open_clip",  # builds its BPE tokenizer at import: seconds of pure Python
         "torch._dynamo",  # imported by the first optimiser; seconds, and never mid-session
         "sklearn.linear_model",
         "sklearn.mixture",

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.demo.bias import planted_values
-from core.demo.files import write_png
+from core.demo.files import write_sample
 from core.demo.palette import OBJECT_COLOURS, jittered
 from core.demo.shapes import place
 from core.demo.textures import BACKGROUNDS, random_crop
@@ -76,18 +76,7 @@ def generate_backgrounds(
         alpha = place(label, size, render_rng)
         colour = jittered(str(render_rng.choice(OBJECT_COLOURS)), render_rng)
         pixels = composite(random_crop(background, size, render_rng), alpha, colour)
-        image_path = f"images/{label}/{i:04d}.png"
-        mask_path = f"masks/{label}/{i:04d}.png"
-        write_png(data_dir / image_path, pixels)
-        write_png(data_dir / mask_path, alpha)
-        rows.append(
-            {
-                "path": image_path,
-                "label": label,
-                "split": str(splits[i]),
-                "background": background,
-                "mask": mask_path,
-            }
-        )
+        row = write_sample(data_dir, i, label, str(splits[i]), pixels, alpha)
+        rows.append({**row, "background": background})
     yield Progress(total, total, "compositing objects on backgrounds")
     return rows

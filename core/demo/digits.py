@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from core.demo.bias import planted_values, stratified_splits
-from core.demo.files import write_png
+from core.demo.files import write_sample
 from core.demo.palette import DIGIT_COLOURS, jittered
 from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 
@@ -90,18 +90,7 @@ def generate_digits(
         alpha = stroke_alpha(images[i], size, render_rng)
         pixels = tint(alpha, jittered(name, render_rng), render_rng)
         label = str(int(labels[i]))
-        image_path = f"images/{label}/{i:04d}.png"
-        mask_path = f"masks/{label}/{i:04d}.png"
-        write_png(data_dir / image_path, pixels)
-        write_png(data_dir / mask_path, alpha)
-        rows.append(
-            {
-                "path": image_path,
-                "label": label,
-                "split": str(splits[i]),
-                "color": name,
-                "mask": mask_path,
-            }
-        )
+        row = write_sample(data_dir, i, label, str(splits[i]), pixels, alpha)
+        rows.append({**row, "color": name})
     yield Progress(total, total, "drawing coloured digits")
     return rows

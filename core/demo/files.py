@@ -25,6 +25,18 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
     Image.fromarray(to_uint8(pixels)).save(path, format="PNG", compress_level=1)
 
 
+def write_sample(
+    data_dir: Path, index: int, label: str, split: str, pixels: np.ndarray, alpha: np.ndarray
+) -> dict[str, str]:
+    """Write one demo image and its foreground mask; return its manifest row (without the
+    attribute column, which the caller adds)."""
+    image_path = f"images/{label}/{index:04d}.png"
+    mask_path = f"masks/{label}/{index:04d}.png"
+    write_png(data_dir / image_path, pixels)
+    write_png(data_dir / mask_path, alpha)
+    return {"path": image_path, "label": label, "split": split, "mask": mask_path}
+
+
 def write_manifest(data_dir: Path, rows: Sequence[dict[str, str]]) -> Path:
     """Write ``data_dir/manifest.csv`` atomically (a cancelled run leaves no half manifest)."""
     path = data_dir / MANIFEST_NAME

@@ -76,7 +76,7 @@ def generate_backgrounds(
         alpha = place(label, size, render_rng)
         colour = jittered(str(render_rng.choice(OBJECT_COLOURS)), render_rng)
         pixels = composite(random_crop(background, size, render_rng), alpha, colour)
-        row = write_sample(data_dir, i, label, str(splits[i]), pixels, alpha)
-        rows.append({**row, "background": background})
+        attribute = ("background", background)
+        rows.append(write_sample(data_dir, i, label, str(splits[i]), attribute, pixels, alpha))
     yield Progress(total, total, "compositing objects on backgrounds")
     return rows

@@ -90,7 +90,7 @@ def generate_digits(
         alpha = stroke_alpha(images[i], size, render_rng)
         pixels = tint(alpha, jittered(name, render_rng), render_rng)
         label = str(int(labels[i]))
-        row = write_sample(data_dir, i, label, str(splits[i]), pixels, alpha)
-        rows.append({**row, "color": name})
+        attribute = ("color", name)
+        rows.append(write_sample(data_dir, i, label, str(splits[i]), attribute, pixels, alpha))
     yield Progress(total, total, "drawing coloured digits")
     return rows

@@ -26,15 +26,22 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
 
 
 def write_sample(
-    data_dir: Path, index: int, label: str, split: str, pixels: np.ndarray, alpha: np.ndarray
+    data_dir: Path,
+    index: int,
+    label: str,
+    split: str,
+    attribute: tuple[str, str],
+    pixels: np.ndarray,
+    alpha: np.ndarray,
 ) -> dict[str, str]:
-    """Write one demo image and its foreground mask; return its manifest row (without the
-    attribute column, which the caller adds)."""
+    """Write one demo image and its foreground mask; return its manifest row
+    (path, label, split, the planted attribute, mask)."""
     image_path = f"images/{label}/{index:04d}.png"
     mask_path = f"masks/{label}/{index:04d}.png"
     write_png(data_dir / image_path, pixels)
     write_png(data_dir / mask_path, alpha)
-    return {"path": image_path, "label": label, "split": split, "mask": mask_path}
+    column, value = attribute
+    return {"path": image_path, "label": label, "split": split, column: value, "mask": mask_path}
 
 
 def write_manifest(data_dir: Path, rows: Sequence[dict[str, str]]) -> Path:

@@ -32,8 +32,13 @@ class Classifier(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Three conv blocks and global pooling: the classic from-scratch debiasing network. No batch
-    norm, so that a DDP run over shards of a batch computes exactly the full-batch gradient."""
+    """Three conv blocks pooled to a 2 x 2 grid: the classic from-scratch debiasing network. No
+    batch norm, so that a DDP run over shards of a batch computes exactly the full-batch gradient.
+    The 2 x 2 grid keeps coarse layout, which shape classes need: pooled to 1 x 1 the network
+    learned colour at once and digit shape barely (coloured-digits demo, colour-repaint cure:
+    unbiased test accuracy 0.60 with 1 x 1 against 0.93 with 2 x 2, same 25 epochs)."""
+
+    GRID = 2
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
@@ -46,10 +51,10 @@ class SmallCNN(nn.Module):
             nn.MaxPool2d(2),
             nn.Conv2d(2 * width, 2 * width, 3, padding=1),
             nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
+            nn.AdaptiveAvgPool2d(self.GRID),
             nn.Flatten(),
         )
-        self.out_dim = 2 * width
+        self.out_dim = 2 * width * self.GRID * self.GRID
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body((x - 0.5) / 0.25)

@@ -45,6 +45,10 @@ class TrainConfig:
     pairs: str = "auto"
     """SelecMix partners: from the confounder annotation, from the biased contrastive model, or
     ``auto`` (annotation when a confounder is given)."""
+    pair_pool: int = 1024
+    """Images a SelecMix partner is drawn from: the batch plus random training images up to this
+    many, as the official code draws pairs within 1,024-image batches. With a small batch alone a
+    95 %-aligned set rarely holds a contradicting partner, and SelecMix falls back to ERM."""
     lff: bool = False
     """SelecMix with an LfF biased model (GCE) re-weighting the debiased model's loss."""
     aux_lr: float | None = None
@@ -61,6 +65,8 @@ class TrainConfig:
             raise StudioError(f"Epochs must be at least 1 (got {self.epochs}).")
         if self.batch_size < 2:
             raise StudioError(f"The batch size must be at least 2 (got {self.batch_size}).")
+        if self.pair_pool < 0:
+            raise StudioError("The SelecMix partner pool cannot be negative.")
         if not 0.0 <= self.cf_fraction <= 1.0:
             raise StudioError("The counterfactual fraction must lie between 0 and 1.")
         needs_groups = self.method in ("balanced", "counterfactual") or self.pairs == "annotation"

@@ -85,6 +85,49 @@ def shapes_data(kind: str = "colour", with_masks: bool = False, **kw: object) ->
     )
 
 
+def _texture(v: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Background ``v``: green grain, a grey checkerboard or brown stripes (S, S, 3) in [0, 1]."""
+    yy, xx = np.mgrid[:size, :size]
+    if v == 0:
+        base = np.array([0.2, 0.55, 0.2]) + rng.normal(0, 0.08, (size, size, 1))
+    elif v == 1:
+        base = np.full((size, size, 3), 0.35) + 0.2 * (((yy // 2) + (xx // 2)) % 2)[..., None]
+    else:
+        base = np.array([0.55, 0.35, 0.15]) * (0.7 + 0.3 * ((yy // 2) % 2))[..., None]
+    return np.clip(base, 0, 1)
+
+
+def shapes_on_backgrounds_data(
+    n_train: int = 360,
+    n_eval: int = 90,
+    size: int = 16,
+    aligned: float = 0.95,
+    seed: int = 0,
+) -> TrainData:
+    """Waterbirds in miniature: a white shape (the class) pasted with its exact mask on one of
+    three textured backgrounds (the value), which follows the class in training for ``aligned``
+    of the images and is balanced in val/test."""
+    _, masks, labels, values, split = coloured_shapes(
+        n_train=n_train, n_eval=n_eval, classes=3, size=size, aligned=aligned, seed=seed
+    )
+    rng = np.random.default_rng(seed + 1)
+    alpha = masks.astype(np.float32)[..., None] / 255.0
+    backgrounds = np.stack([_texture(int(v), size, rng) for v in values])
+    pixels = alpha * 0.95 + (1.0 - alpha) * backgrounds
+    pixels = (np.clip(pixels, 0, 1) * 255).round().astype(np.uint8)
+    return TrainData(
+        inputs=torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(),
+        labels=labels.astype(np.int64),
+        values=values.astype(np.int64),
+        split=split.astype(np.int64),
+        classes=["bar", "pole", "ring"],
+        value_names=["grass", "tiles", "planks"],
+        confounder="background",
+        kind="background",
+        masks=torch.from_numpy(masks)[:, None],
+    )
+
+
 def feature_data(
     n_train: int = 600, n_eval: int = 240, dim: int = 16, seed: int = 0, aligned: float = 0.95
 ) -> TrainData:

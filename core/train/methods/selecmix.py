@@ -11,6 +11,7 @@ model's cross-entropy, plus 0.1 x the mix loss.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,30 +25,42 @@ EMA_ALPHA = 0.7
 LFF_MIX_WEIGHT = 0.1
 
 
-def contrastive_partners(sim: torch.Tensor, y: torch.Tensor, same_label: bool) -> torch.Tensor:
-    """Partner of each row from a bias-similarity matrix: same label and least similar, or a
-    different label and most similar. A row without any candidate is its own partner."""
-    same = y[:, None] == y[None, :]
-    eye = torch.eye(len(y), dtype=torch.bool, device=y.device)
+def contrastive_partners(
+    sim: torch.Tensor, y: torch.Tensor, same_label: bool, pool_y: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Partner of each row from a (B, P) bias-similarity matrix against a pool whose first B rows
+    are the batch itself: same label and least similar, or a different label and most similar.
+    A row without any candidate is its own partner."""
+    pool_y = y if pool_y is None else pool_y
+    same = y[:, None] == pool_y[None, :]
+    own = torch.arange(len(y), device=y.device)
+    is_self = own[:, None] == torch.arange(len(pool_y), device=y.device)[None, :]
     if same_label:
-        allowed = same & ~eye
+        allowed = same & ~is_self
         scores = torch.where(allowed, -sim, torch.full_like(sim, -torch.inf))
     else:
         allowed = ~same
         scores = torch.where(allowed, sim, torch.full_like(sim, -torch.inf))
     partner = scores.argmax(dim=1)
-    own = torch.arange(len(y), device=y.device)
     return torch.where(allowed.any(dim=1), partner, own)
 
 
 def annotation_partners(
-    y: torch.Tensor, v: torch.Tensor, same_label: bool, gen: torch.Generator
+    y: torch.Tensor,
+    v: torch.Tensor,
+    same_label: bool,
+    gen: torch.Generator,
+    pool_y: torch.Tensor | None = None,
+    pool_v: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Partner from the annotation (the official ground-truth mode): same label and a different
-    value, or a different label and the same value; drawn at random among the candidates."""
-    same_y = y[:, None] == y[None, :]
-    same_v = v[:, None] == v[None, :]
-    known = (v[:, None] >= 0) & (v[None, :] >= 0)
+    value, or a different label and the same value; drawn at random among the candidates of the
+    pool (whose first B rows are the batch itself)."""
+    pool_y = y if pool_y is None else pool_y
+    pool_v = v if pool_v is None else pool_v
+    same_y = y[:, None] == pool_y[None, :]
+    same_v = v[:, None] == pool_v[None, :]
+    known = (v[:, None] >= 0) & (pool_v[None, :] >= 0)
     allowed = (same_y & ~same_v if same_label else ~same_y & same_v) & known
     noise = torch.rand(allowed.shape, generator=gen).to(y.device)
     partner = torch.where(allowed, noise, torch.full_like(noise, -1.0)).argmax(dim=1)
@@ -55,14 +68,27 @@ def annotation_partners(
     return torch.where(allowed.any(dim=1), partner, own)
 
 
+def mix_with(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_partner: torch.Tensor,
+    y_partner: torch.Tensor,
+    paired: torch.Tensor,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x~ = lam x_i + (1 - lam) x_j with lam ~ U(0, 0.5), target y_j (unpaired rows: x_i, y_i)."""
+    lam = (torch.rand(len(y), generator=gen) * 0.5).to(x.device)
+    lam = torch.where(paired, lam, torch.ones_like(lam))
+    lam = lam.view(-1, *([1] * (x.dim() - 1)))
+    return lam * x + (1 - lam) * x_partner, torch.where(paired, y_partner, y)
+
+
 def mix_pairs(
     x: torch.Tensor, y: torch.Tensor, partner: torch.Tensor, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """x~ = lam x_i + (1 - lam) x_j with lam ~ U(0, 0.5), target y_j (x_i itself when unpaired)."""
-    lam = (torch.rand(len(y), generator=gen) * 0.5).to(x.device)
-    lam = torch.where(partner == torch.arange(len(y), device=x.device), 1.0, lam)
-    lam = lam.view(-1, *([1] * (x.dim() - 1)))
-    return lam * x + (1 - lam) * x[partner], y[partner]
+    """``mix_with`` for partners inside the batch (x_i itself when a row is its own partner)."""
+    paired = partner != torch.arange(len(y), device=partner.device)
+    return mix_with(x, y, x[partner], y[partner], paired, gen)
 
 
 def supcon_gsc_loss(
@@ -101,6 +127,7 @@ class SelecMix(Method):
 
             raise StudioError("SelecMix's annotation pairs need a confounder with two values.")
         self.pair_mode = mode
+        self.train_ids = data.indices("train")
         if mode == "contrastive":
             self.nets["bias_embedding"] = ProjectionNet(_aux_features(model, data)).to(device)
         if config.lff:
@@ -116,20 +143,32 @@ class SelecMix(Method):
         same_label = bool(torch.rand(1, generator=gen) > 0.5)
         logs: dict[str, float] = {}
         total = torch.zeros((), device=batch.x.device)
+        n = len(batch.y)
+        pool = np.concatenate([batch.ids.numpy(), self._extra_pool(n, gen)])
+        pool_y = torch.from_numpy(self.data.labels[pool]).to(batch.y.device)
         if self.pair_mode == "contrastive":
-            z = self.nets["bias_embedding"](batch.x)
+            embed = self.nets["bias_embedding"]
+            z = embed(batch.x)
             aux = supcon_gsc_loss(z.float(), batch.y)
-            partner = contrastive_partners((z @ z.t()).detach().float(), batch.y, same_label)
+            with torch.no_grad():
+                x_extra = self._pixels(pool[n:])
+                z_pool = torch.cat([z.detach(), embed(x_extra)]) if len(x_extra) else z.detach()
+            sim = (z.detach() @ z_pool.t()).float()
+            partner = contrastive_partners(sim, batch.y, same_label, pool_y)
+            x_pool = torch.cat([batch.x, x_extra])
             total = total + aux
             logs["supcon"] = float(aux.detach())
+            x_partner = x_pool[partner]
         else:
-            partner = annotation_partners(batch.y, batch.v, same_label, gen)
-        x_mix, y_mix = mix_pairs(batch.x, batch.y, partner, gen)
+            pool_v = torch.from_numpy(self.data.values[pool]).to(batch.v.device)
+            partner = annotation_partners(batch.y, batch.v, same_label, gen, pool_y, pool_v)
+            x_partner = self._pixels(pool[partner.cpu().numpy()])
+        paired = partner != torch.arange(n, device=partner.device)
+        x_mix, y_mix = mix_with(batch.x, batch.y, x_partner, pool_y[partner], paired, gen)
         if not self.config.lff:
             mix = cross_entropy(self.model(x_mix), y_mix).mean()
             logs["mix"] = float(mix.detach())
             return total + mix, logs
-        n = len(batch.y)
         logits = self.model(torch.cat([batch.x, x_mix]))
         logits_d, logits_mix = logits[:n], logits[n:]
         logits_b = self.nets["biased_classifier"](batch.x)
@@ -142,6 +181,19 @@ class SelecMix(Method):
             ce=float(ce_d.mean().detach()), gce=float(biased.detach()), mix=float(mix.detach())
         )
         return total + main + biased + LFF_MIX_WEIGHT * mix, logs
+
+    def _extra_pool(self, batch_size: int, gen: torch.Generator) -> np.ndarray:
+        """Random training images that join the batch as partner candidates (drawn from the
+        run's generator, so every DDP rank and a resumed run draw the same)."""
+        extra = min(self.config.pair_pool, len(self.train_ids)) - batch_size
+        if extra <= 0:
+            return np.zeros(0, dtype=np.int64)
+        picks = torch.randint(len(self.train_ids), (extra,), generator=gen).numpy()
+        return self.train_ids[picks]
+
+    def _pixels(self, ids: np.ndarray) -> torch.Tensor:
+        x = self.data.inputs[torch.from_numpy(np.ascontiguousarray(ids))].to(self.device)
+        return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
 
     def _lff_weight(self, loss_d: torch.Tensor, loss_b: torch.Tensor, batch: Batch):
         """LfF's relative difficulty ell_b / (ell_b + ell_d) from per-image loss EMAs, each

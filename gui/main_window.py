@@ -413,8 +413,15 @@ class MainWindow(QMainWindow):
                 f"{session.name}: {len(session):,} images, "
                 f"{len(session.labels.values)} classes{extra}"
             )
-            self.setWindowTitle(f"{session.name} — Debias Studio")
-            self.statusBar().showMessage(f"Opened {session.folder}", 5000)
+            if session.project.read_only:
+                self.setWindowTitle(f"{session.name} (read-only) — Debias Studio")
+                self.statusBar().showMessage(
+                    f"Opened {session.folder} read-only: another Debias Studio is editing it; "
+                    "your changes here cannot be saved."
+                )
+            else:
+                self.setWindowTitle(f"{session.name} — Debias Studio")
+                self.statusBar().showMessage(f"Opened {session.folder}", 5000)
 
     def close_project(self) -> None:
         self.set_session(None)

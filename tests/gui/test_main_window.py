@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -138,3 +140,31 @@ def test_layout_and_recent_projects_survive_a_restart(qtbot, tiny_project: Path)
     assert second.settings.recent_projects() == [tiny_project.resolve()]
     assert second.welcome.recent.item(0).toolTip() == str(tiny_project.resolve())
     second.shutdown()
+
+
+def test_a_project_another_instance_edits_opens_read_only_and_says_so(
+    window, qtbot, tiny_project: Path
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tiny_project / "project.lock")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        wait_done(qtbot, window.open_project(tiny_project))
+        assert window.session.project.read_only
+        assert "(read-only)" in window.windowTitle()
+        assert "read-only" in window.statusBar().currentMessage()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+HOLD_LOCK = """
+import fcntl, sys, time
+lock = open(sys.argv[1], "a")
+fcntl.flock(lock, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""

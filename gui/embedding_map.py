@@ -85,7 +85,13 @@ class EmbeddingMap(QWidget):
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.plot.setMenuEnabled(False)
-        self.legend = self.plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.legend = self.plot.addLegend(
+            offset=(5, 5),
+            labelTextSize="8pt",
+            labelTextColor="#202020",  # pyqtgraph's default grey is made for dark plots
+            brush=pg.mkBrush(255, 255, 255, 210),
+            pen=pg.mkPen("#b0b0b0"),
+        )
         self.items: list[pg.ScatterPlotItem] = []
         self.density_item: pg.ImageItem | None = None
         self.rectangle: pg.RectROI | None = None

@@ -142,5 +142,6 @@ class ConceptBankDialog(QDialog):
         )
 
     def _saved(self) -> None:
+        self.hub.concept_bank_changed.emit()
         self.hub.status_message.emit("Concept bank saved; run discovery again to use it.")
         self.accept()

@@ -305,14 +305,12 @@ class ConceptsPanel(QWidget):
         labels = self.session.labels.values
         if row["class"] in labels:
             self.hub.browser.set_class_filter(labels.index(row["class"]))
-        project, concept, model = self.session.project, str(row["concept"]), self.hub.model_name
-        self.hub.runner.start(
-            f"Scores of {concept}",
-            lambda _t: engine.concept_scores(project, concept, model),
-            key="concept-sort",
-            quiet=True,
+        concept = str(row["concept"])
+        self.hub.request_concept_scores(
+            concept,
             on_done=lambda scores, c=concept: self._sort_grid(c, scores),
             on_error=lambda message, _d: self.info.setText(message),
+            key="concept-sort",
         )
 
     def _sort_grid(self, concept: str, scores: np.ndarray) -> None:

@@ -359,14 +359,11 @@ class ConfounderPanel(QWidget):
         if self.session is None or self.scores_for == concept:
             self._preview_threshold()
             return
-        project, model = self.session.project, self.hub.model_name
-        self.hub.runner.start(
-            f"Scores of {concept}",
-            lambda _t: engine.concept_scores(project, concept, model),
-            key="threshold-scores",
-            quiet=True,
+        self.hub.request_concept_scores(
+            concept,
             on_done=lambda scores, c=concept: self._on_scores(c, scores),
             on_error=lambda message, _d: self.preview.setText(message),
+            key="threshold-scores",
         )
 
     def _on_scores(self, concept: str, scores: np.ndarray) -> None:

@@ -24,6 +24,8 @@ class FakeClip:
 
     def __init__(self, labels: np.ndarray, shade: np.ndarray) -> None:
         rng = np.random.default_rng(0)
+        self.scored: list[str] = []
+        """Concepts whose scores were asked of the engine, in order."""
         n = len(labels)
         vectors = rng.normal(0, 0.3, (n, DIM)).astype(np.float32)
         vectors[np.arange(n), labels] += 1.0
@@ -46,6 +48,7 @@ class FakeClip:
     def concept_scores(self, project: Any, concept: str, model_name: str = "demo", **_: Any):
         from core.concepts import standardised_scores
 
+        self.scored.append(concept)
         return standardised_scores(self.vectors, self.valid, self.text[concept])
 
     def discover(self, project: Any, model_name: str = "demo", *, cancel: Any, **_: Any):

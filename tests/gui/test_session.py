@@ -60,7 +60,8 @@ def test_session_with_stand_ins(window, qtbot, monkeypatch, tmp_path: Path) -> N
     session = window.session
     folder = session.folder
     shade = session.attributes["shade"]
-    FakeClip(session.labels.codes, shade.codes).install(monkeypatch)
+    clip = FakeClip(session.labels.codes, shade.codes)
+    clip.install(monkeypatch)
 
     # ---- embed and map -------------------------------------------------------------------
     window.actions["embed"].trigger()
@@ -94,6 +95,9 @@ def test_session_with_stand_ins(window, qtbot, monkeypatch, tmp_path: Path) -> N
     confounders = window.panels["confounders_dock"]
     qtbot.waitUntil(lambda: confounders.choice.currentText() == "dark", timeout=10000)
     qtbot.waitUntil(lambda: "present" in confounders.preview.text(), timeout=10000)
+    # once for the grid sort, once inside the engine as it thresholds the new confounder; the
+    # threshold preview reuses the grid sort's scores
+    assert clip.scored.count("dark") == 2
     confounders.slider.setValue(2.5)
     high = confounders.preview.text()
     confounders.slider.setValue(0.0)

@@ -91,6 +91,16 @@ def train_job(project: Any, config: Any, relay: _EpochRelay, token: CancelToken)
     return (yield from train_run(project, config, cancel=token, on_epoch=relay.epoch.emit))
 
 
+def resume_job(project: Any, run_id: str, relay: _EpochRelay, token: CancelToken) -> Job[Any]:
+    from core.train.job import resume_run
+
+    return (yield from resume_run(project, run_id, cancel=token, on_epoch=relay.epoch.emit))
+
+
+RESUMABLE = ("cancelled", "failed")
+"""Run states the Resume button continues from the run's last epoch checkpoint."""
+
+
 def preview_job(project: Any, config: Any, ids: list[int], token: CancelToken) -> Job[np.ndarray]:
     from core.train.counterfactuals import preview_counterfactuals
     from core.train.job import load_run_data
@@ -154,6 +164,11 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.cancel_button.setToolTip("Stop after the current step; the run stays resumable.")
         self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setEnabled(False)
+        self.resume_button.clicked.connect(self.resume)
+        self.resumable: str | None = None
+        """Newest cancelled or failed run of the project, which Resume continues."""
         self.preview_button = QPushButton("Preview counterfactuals")
         self.preview_button.setToolTip(
             "Show four training images under every value of the confounder, as the "
@@ -163,6 +178,7 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.resume_button)
         buttons.addWidget(self.preview_button)
         buttons.addStretch(1)
         self.status = QLabel("")
@@ -216,6 +232,7 @@ class TrainingPanel(QWidget):
         self.method.currentIndexChanged.connect(self._method_changed)
         hub.session_changed.connect(self.set_session)
         hub.confounders_changed.connect(self._fill_confounders)
+        hub.runs_listed.connect(self._on_runs_listed)
         self.set_session(None)
 
     # ---- session -----------------------------------------------------------------------------
@@ -223,6 +240,8 @@ class TrainingPanel(QWidget):
         self.session = session
         self.train_button.setEnabled(session is not None and self.handle is None)
         self.preview_button.setEnabled(session is not None)
+        self.resumable = None
+        self._update_resume()
         self._fill_confounders()
         self._method_changed()
 
@@ -279,14 +298,29 @@ class TrainingPanel(QWidget):
         except StudioError as exc:
             self.status.setText(str(exc))
             return None
+        project, relay = self.session.project, self.relay
+        return self._launch(
+            f"Training {config.method}", lambda token: train_job(project, config, relay, token)
+        )
+
+    def resume(self) -> JobHandle | None:
+        """Continue the newest cancelled or failed run from its last epoch checkpoint."""
+        if self.session is None or self.handle is not None or self.resumable is None:
+            return None
+        project, relay, run_id = self.session.project, self.relay, self.resumable
+        handle = self._launch(
+            f"Resuming run {run_id}", lambda token: resume_job(project, run_id, relay, token)
+        )
+        self.status.setText(f"Resuming run {run_id} from its last checkpoint…")
+        return handle
+
+    def _launch(self, name: str, function: Any) -> JobHandle:
         self.history = []
         self._draw_curves()
         self.groups.setRowCount(0)
-        project = self.session.project
-        relay = self.relay
         self.handle = self.hub.runner.start(
-            f"Training {config.method}",
-            lambda token: train_job(project, config, relay, token),
+            name,
+            function,
             on_done=self._on_done,
             on_error=lambda message, _d: self.status.setText(message),
         )
@@ -294,8 +328,22 @@ class TrainingPanel(QWidget):
         self.handle.progressed.connect(lambda p: self.status.setText(p.message))
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
+        self._update_resume()
         self.hub.runs_changed.emit()
         return self.handle
+
+    def _on_runs_listed(self, runs: list[dict[str, Any]]) -> None:
+        self.resumable = next((r["id"] for r in runs if r.get("status") in RESUMABLE), None)
+        self._update_resume()
+
+    def _update_resume(self) -> None:
+        ready = self.session is not None and self.handle is None and self.resumable is not None
+        self.resume_button.setEnabled(ready)
+        self.resume_button.setToolTip(
+            f"Continue run {self.resumable} from its last epoch checkpoint."
+            if self.resumable
+            else "Continue a cancelled run (none yet)."
+        )
 
     def cancel(self) -> None:
         if self.handle is not None:
@@ -326,6 +374,7 @@ class TrainingPanel(QWidget):
         self.handle = None
         self.train_button.setEnabled(self.session is not None)
         self.cancel_button.setEnabled(False)
+        self._update_resume()
         self.hub.runs_changed.emit()
 
     def _draw_curves(self) -> None:

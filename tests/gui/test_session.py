@@ -146,18 +146,26 @@ def test_session_with_stand_ins(window, qtbot, monkeypatch, tmp_path: Path) -> N
     training = window.panels["training_dock"]
     assert training.groups.rowCount() > 0
 
-    # ---- cancel a running job --------------------------------------------------------------
+    # ---- cancel a running job after an epoch, resume it from its checkpoint, cancel again -----
+    assert not training.resume_button.isEnabled()
     handle = train(qtbot, window, "erm", epochs=200, wait=False)
-    qtbot.waitUntil(lambda: handle.progress.total > 0, timeout=30000)
-    training.cancel_button.click()
-    with qtbot.waitSignal(handle.ended, timeout=30000) as ended:
-        pass
-    assert ended.args == ["cancelled"]
-    qtbot.waitUntil(
-        lambda: sorted(r["status"] for r in runs.runs) == ["cancelled", "done", "done"],
-        timeout=10000,
-    )
-    wait_idle(qtbot, window)
+    for resume in (False, True):
+        if resume:
+            qtbot.waitUntil(training.resume_button.isEnabled, timeout=10000)
+            handle = training.resume()
+            assert handle is not None
+        qtbot.waitUntil(lambda: len(training.history) >= 1, timeout=60000)
+        if resume:  # the resumed run goes on after the epochs it had already done
+            assert training.history[0]["epoch"] >= 1
+        training.cancel_button.click()
+        with qtbot.waitSignal(handle.ended, timeout=30000) as ended:
+            pass
+        assert ended.args == ["cancelled"]
+        qtbot.waitUntil(
+            lambda: sorted(r["status"] for r in runs.runs) == ["cancelled", "done", "done"],
+            timeout=10000,
+        )
+        wait_idle(qtbot, window)
 
     # ---- reopen the project and find everything ----------------------------------------------
     window.close_project()

@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.jobs import CancelToken, Job, delegate
-from core.projection import density_image, inside_rectangle, pca_2d
+from core.projection import density_image, inside_polygon, inside_rectangle, pca_2d
 from gui.browser.filters import Mask
 from gui.hub import Hub
+from gui.lasso import LassoViewBox
 from gui.palette import colour
 from gui.session import Column, Session
 
@@ -78,9 +79,18 @@ class EmbeddingMap(QWidget):
             "Show a rectangle; the images inside it are shown and selected in the grid."
         )
         self.select_button.toggled.connect(self._toggle_rectangle)
+        self.lasso_button = QPushButton("Lasso")
+        self.lasso_button.setCheckable(True)
+        self.lasso_button.setToolTip(
+            "Draw around dots with the left mouse button; the images inside are shown and "
+            "selected in the grid. Turn it off to pan again."
+        )
+        self.lasso_button.toggled.connect(self._toggle_lasso)
         self.info = QLabel("Open a project, then compute the map.")
         self.info.setWordWrap(True)
-        self.plot = pg.PlotWidget(background="w")
+        self.view_box = LassoViewBox()
+        self.view_box.lasso_finished.connect(self.select_polygon)
+        self.plot = pg.PlotWidget(background="w", viewBox=self.view_box)
         self.plot.setObjectName("map_plot")
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
@@ -107,6 +117,7 @@ class EmbeddingMap(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.compute_button)
         buttons.addWidget(self.select_button)
+        buttons.addWidget(self.lasso_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -177,6 +188,7 @@ class EmbeddingMap(QWidget):
         self.xy = xy
         self.density = density
         self.select_button.setEnabled(True)
+        self.lasso_button.setEnabled(True)
         self.hub.embeddings_changed.emit()
         self.hub.runner.start(
             "Map index",
@@ -237,6 +249,8 @@ class EmbeddingMap(QWidget):
 
     # ---- selection ---------------------------------------------------------------------------
     def _toggle_rectangle(self, on: bool) -> None:
+        if on:
+            self.lasso_button.setChecked(False)
         if self.rectangle is not None:
             self.plot.removeItem(self.rectangle)
             self.rectangle = None
@@ -251,11 +265,26 @@ class EmbeddingMap(QWidget):
         self.rectangle.sigRegionChangeFinished.connect(self._select_in_rectangle)
         self._select_in_rectangle()
 
+    def _toggle_lasso(self, on: bool) -> None:
+        self.view_box.set_lasso(on)
+        if on:
+            self.select_button.setChecked(False)
+        else:
+            self.hub.browser.set_mask("map", None)
+
     def select_area(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
         """Show and select the images whose dots lie in the rectangle; returns their ids."""
         if self.xy is None:
             return np.zeros(0, dtype=np.int64)
-        keep = inside_rectangle(self.xy, x0, y0, x1, y1)
+        return self._select(inside_rectangle(self.xy, x0, y0, x1, y1))
+
+    def select_polygon(self, polygon: np.ndarray) -> np.ndarray:
+        """Show and select the images whose dots lie inside the lasso; returns their ids."""
+        if self.xy is None:
+            return np.zeros(0, dtype=np.int64)
+        return self._select(inside_polygon(self.xy, polygon))
+
+    def _select(self, keep: np.ndarray) -> np.ndarray:
         ids = np.flatnonzero(keep)
         browser = self.hub.browser
         browser.set_mask("map", Mask(f"{len(ids):,} images from the map", keep))

@@ -7,7 +7,7 @@ import pytest
 
 from core.errors import StudioError
 from core.jobs import run_quiet
-from core.projection import density_image, inside_rectangle, pca_2d
+from core.projection import density_image, inside_polygon, inside_rectangle, pca_2d
 
 
 def test_pca_finds_the_direction_of_largest_spread() -> None:
@@ -40,3 +40,12 @@ def test_density_and_rectangle() -> None:
     assert np.isclose(np.expm1(image).sum(), 3)
     assert extent == (0.0, 0.0, 1.0, 1.0)
     assert list(inside_rectangle(xy, 0.5, 0.5, 2, 2)) == [False, True, True, False]
+
+
+def test_inside_polygon_follows_a_concave_lasso() -> None:
+    # an L-shaped lasso: the notch (top right) is outside although inside the bounding box
+    lasso = np.array([[0, 0], [4, 0], [4, 2], [2, 2], [2, 4], [0, 4]], dtype=float)
+    xy = np.array([[1, 1], [3, 1], [1, 3], [3, 3], [5, 1], [np.nan, np.nan]], dtype=float)
+    assert list(inside_polygon(xy, lasso)) == [True, True, True, False, False, False]
+    assert list(inside_polygon(xy, lasso, chunk=2)) == [True, True, True, False, False, False]
+    assert not inside_polygon(xy, lasso[:2]).any()  # a line selects nothing

@@ -71,7 +71,14 @@ def test_session_with_stand_ins(window, qtbot, monkeypatch, tmp_path: Path) -> N
     ids = emap.select_area(-10, -10, 10, 10)
     assert len(ids) == 90 and window.browser.model.rowCount() == 90
     assert len(window.browser.selected_ids()) == 90
-    emap.select_button.setChecked(False)
+    emap.lasso_button.setChecked(True)  # the lasso replaces the rectangle
+    assert not emap.select_button.isChecked() and emap.view_box.lasso_on
+    left_half = np.array([[-10.0, -10.0], [0.0, -10.0], [0.0, 10.0], [-10.0, 10.0]])
+    ids = emap.select_polygon(left_half)
+    assert set(ids) == set(np.flatnonzero(emap.xy[:, 0] < 0))
+    assert window.browser.model.rowCount() == len(ids)
+    emap.lasso_button.setChecked(False)
+    assert window.browser.model.rowCount() == 90
 
     # ---- discover (the real ranking on stand-in vectors); the top row sorts the grid -------
     window.actions["discover"].trigger()

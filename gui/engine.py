@@ -28,6 +28,14 @@ ROW_COLUMNS = (
 """Columns of a discovery row (core.concepts.result.ROW_COLUMNS, restated so this module stays
 light to import; tests/gui/test_engine_columns.py keeps the two equal)."""
 
+TRAINING_SUGGESTIONS: dict[str, dict[str, int]] = {
+    "head": {"epochs": 10, "batch_size": 128},
+    "cnn": {"epochs": 30, "batch_size": 32},
+    "clip": {"epochs": 5, "batch_size": 32},
+}
+"""Suggested epochs and batch size per backbone (core.train.config.SUGGESTED, restated: importing
+core.train loads torch, seconds the GUI thread must not spend; the same test keeps them equal)."""
+
 
 # ---- discovery ---------------------------------------------------------------------------------
 def run_discovery(

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.jobs import CancelToken, Job
+from gui import engine
 from gui.hub import Hub
 from gui.session import Session
 from gui.workers import JobHandle
@@ -135,7 +136,7 @@ class TrainingPanel(QWidget):
         self.lr.setSingleStep(1e-4)
         self.lr.setSpecialValueText("default")
         self.lr.setToolTip(
-            "Learning rate; 'default' picks the backbone's (1e-3 head/CNN, 1e-5 CLIP)."
+            "Learning rate; 'default' picks the backbone's (1e-2 head, 1e-3 CNN, 1e-5 CLIP)."
         )
         self.seed = _spin(0, 10**6, 0, "Seed of the run: the same seed gives the same result.")
         self.device = QComboBox()
@@ -230,6 +231,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.groups, 1)
         layout.addWidget(self.preview_area)
         self.method.currentIndexChanged.connect(self._method_changed)
+        self.backbone.currentIndexChanged.connect(self._backbone_changed)
         hub.session_changed.connect(self.set_session)
         hub.confounders_changed.connect(self._fill_confounders)
         hub.runs_listed.connect(self._on_runs_listed)
@@ -262,6 +264,14 @@ class TrainingPanel(QWidget):
         index = self.confounder.findData(name)
         if index >= 0:
             self.confounder.setCurrentIndex(index)
+
+    def _backbone_changed(self) -> None:
+        """Put the backbone's suggested epochs and batch size in the fields (the user may still
+        change them): a from-scratch CNN needs many more, smaller steps than a head."""
+        suggested = engine.TRAINING_SUGGESTIONS.get(self.backbone.currentData())
+        if suggested:
+            self.epochs.setValue(suggested["epochs"])
+            self.batch.setValue(suggested["batch_size"])
 
     def _method_changed(self) -> None:
         method = self.method.currentData()

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.cli.common import open_project, run_with_bar, write_json
 from core.jobs import CancelToken
-from core.train.config import BACKBONES, BALANCE_MODES, METHODS, PAIR_MODES, TrainConfig
+from core.train.config import BACKBONES, BALANCE_MODES, METHODS, PAIR_MODES, SUGGESTED, TrainConfig
 
 
 def register(subparsers: Any) -> None:
@@ -23,9 +23,11 @@ def register(subparsers: Any) -> None:
     )
     train.add_argument("--backbone", choices=BACKBONES, default="head")
     train.add_argument("--model", default="demo", help="CLIP model (head/clip backbones)")
-    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--epochs", type=int, default=None, help="default: 10 head, 30 cnn, 5 clip")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument(
+        "--batch-size", type=int, default=None, help="default: 128 head, 32 cnn and clip"
+    )
     train.add_argument("--lr", type=float, default=None)
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     train.add_argument("--balance", choices=BALANCE_MODES, default="reweight")
@@ -68,9 +70,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         confounder=args.confounder,
         backbone=args.backbone,
         model=args.model,
-        epochs=args.epochs,
+        epochs=args.epochs or SUGGESTED[args.backbone]["epochs"],
         seed=args.seed,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or SUGGESTED[args.backbone]["batch_size"],
         lr=args.lr,
         device=args.device,
         balance=args.balance,

@@ -119,6 +119,7 @@ def test_cli_write_config_round_trips(project_folder, tmp_path) -> None:
     assert code == 0
     config = TrainConfig.from_dict(json.loads(target.read_text()))
     assert config.method == "balanced" and Path(config.project) == project_folder.resolve()
+    assert (config.epochs, config.batch_size) == (30, 32)  # the CNN's suggested defaults
 
 
 def test_unknown_confounder_is_one_clear_error(project_folder, capsys) -> None:

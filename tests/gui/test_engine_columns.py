@@ -1,8 +1,13 @@
-"""gui.engine restates the discovery row columns to stay light to import; keep them equal."""
+"""gui.engine restates a few engine constants to stay light to import; keep them equal."""
 
 from core.concepts.result import ROW_COLUMNS
+from core.train.config import SUGGESTED
 from gui import engine
 
 
 def test_gui_discovery_columns_match_the_engine() -> None:
     assert engine.ROW_COLUMNS == ROW_COLUMNS
+
+
+def test_gui_training_suggestions_match_the_engine() -> None:
+    assert engine.TRAINING_SUGGESTIONS == SUGGESTED

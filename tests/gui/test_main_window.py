@@ -168,3 +168,12 @@ fcntl.flock(lock, fcntl.LOCK_EX)
 print("held", flush=True)
 time.sleep(60)
 """
+
+
+def test_choosing_a_backbone_suggests_its_epochs_and_batch_size(window) -> None:
+    panel = window.panels["training_dock"]
+    for backbone, epochs, batch in (("cnn", 30, 32), ("head", 10, 128), ("clip", 5, 32)):
+        panel.backbone.setCurrentIndex(panel.backbone.findData(backbone))
+        assert (panel.epochs.value(), panel.batch.value()) == (epochs, batch)
+    panel.epochs.setValue(7)  # the user's own choice stays until the backbone changes again
+    assert panel.epochs.value() == 7

@@ -17,6 +17,9 @@ How it is trained, and why:
 * A third of the batches hold a single colour, and a sixth a single background, so within them
   only the digit or object tells captions apart: the contrastive loss then has to learn shape,
   which it otherwise postpones in favour of the easier colour.
+* Image artefacts (film grain, blur) are overlays on any kind of picture, captioned as such, so
+  the bank's artefact words learn the overlay: taught on bare noise renders alone, "grainy" had
+  learned "high-frequency texture" and outranked "gravel" as the shortcut of gravel-bound objects.
 * Concept-bank names the renders never show ("bicycle", "sky"...) are still trained: at each
   step a few of them are encoded and the variance of their similarity over the batch's (detached)
   images is penalised. That turns them away from every direction in which the images differ, so
@@ -344,12 +347,16 @@ A **tiny demo model** for Debias Studio's built-in demo data. It was trained fro
 CPU, on about {args.steps * args.batch_size:,} synthetic image-caption pairs rendered by
 `scripts/train_demo_clip.py`: handwritten digits (scikit-learn) in ten colours, eight objects
 (scikit-image's horse silhouette and drawn shapes), crops of scikit-image's grass, gravel and brick
-photos, plain colours, a few everyday photos shipped with scikit-image, and noise. It has **never
+photos, plain colours, a few everyday photos shipped with scikit-image, and noise; 15 % of the
+pictures carry film grain or blur laid over them. It has **never
 seen a real-world image collection**. It is not OpenAI CLIP, not LAION CLIP and not a substitute
 for them: use a pretrained open_clip model (e.g. `ViT-B-32/openai`) for real data.
 
-What it was taught: the colour, object, digit and background words above, in captions such as
-"a red digit seven on grass" or "a photo of gravel". The other {info["unseen_concepts"]} of the
+What it was taught: the colour, object, digit and background words above, and the artefact words
+"grainy", "noise", "blurry", "out of focus" for the overlays, in captions such as "a red digit
+seven on grass", "a photo of gravel" or "grainy: a red star on bricks". It learns the overlays only
+weakly (they are subtle at 40 px); what the demos need is that no artefact word stands for a
+background texture, as "grainy" did for gravel when it was taught on noise renders alone. The other {info["unseen_concepts"]} of the
 concept bank's {info["bank_concepts"]} names were trained only to say *nothing* about images
 (they score all images alike), and every word outside its {info["vocab"]:,}-token training
 vocabulary maps to the same "unknown" embedding.

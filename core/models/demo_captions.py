@@ -41,10 +41,15 @@ BACKGROUND_ALIASES: dict[str, tuple[str, ...]] = {
 }
 """True other names of each background photo (all describe what the render shows)."""
 NOISE_PHRASES: dict[str, tuple[str, ...]] = {
-    "static": ("noise", "random noise", "static", "grainy"),
-    "blobs": ("blurry", "a blurry picture", "an abstract pattern"),
+    "static": ("noise", "random noise", "static"),
+    "blobs": ("an abstract pattern", "random blobs"),
 }
 """Noise scene variant -> phrases that describe it."""
+ARTEFACT_PHRASES: dict[str, tuple[str, ...]] = {
+    "grain": ("grainy", "noise", "a grainy photo", "film grain"),
+    "blur": ("blurry", "out of focus", "a blurry photo"),
+}
+"""Artefact overlay -> phrases that describe it (the concept bank's image-artefact words)."""
 ANY_DIGIT: tuple[str, ...] = ("handwritten digit", "a handwritten digit", "number", "a number")
 
 
@@ -81,7 +86,7 @@ def renderable_names() -> set[str]:
         names.update(shape_aliases(shape))
     for background in BACKGROUNDS:
         names.update(BACKGROUND_ALIASES[background])
-    for words in (*PHOTOS.values(), *NOISE_PHRASES.values(), ANY_DIGIT):
+    for words in (*PHOTOS.values(), *NOISE_PHRASES.values(), *ARTEFACT_PHRASES.values(), ANY_DIGIT):
         names.update(words)
     return names
 
@@ -108,6 +113,8 @@ def attribute_names(scene: Scene) -> list[tuple[str, ...]]:
         groups.append(PHOTOS[scene.photo])
     if scene.kind == "noise":
         groups.append(NOISE_PHRASES[str(scene.background)])
+    if scene.artefact is not None:
+        groups.append(ARTEFACT_PHRASES[scene.artefact])
     return groups
 
 
@@ -130,6 +137,14 @@ def caption(
 
 def describe(scene: Scene, rng: np.random.Generator) -> str:
     """A full sentence naming every attribute of ``scene``, in varied wording."""
+    sentence = _describe_content(scene, rng)
+    if scene.artefact is None:
+        return sentence
+    phrase = _pick(rng, ARTEFACT_PHRASES[scene.artefact][:2])
+    return f"{phrase}: {sentence}" if rng.random() < 0.5 else f"{sentence}, {phrase}"
+
+
+def _describe_content(scene: Scene, rng: np.random.Generator) -> str:
     c = scene.colour
     if scene.kind == "digit":
         assert scene.digit is not None

@@ -1,7 +1,8 @@
 """Synthetic images for training the demo CLIP: every concept the demo data shows, rendered.
 
 A ``Scene`` says what an image holds (a coloured handwritten digit, a coloured object on a
-background, a bare texture, a plain colour, an everyday photo or noise); ``render`` draws it with
+background, a bare texture, a plain colour, an everyday photo or noise), and whether an image
+artefact (film grain, blur) lies over it; ``render`` draws it with
 the same code the demo data uses (core.demo), so the model sees exactly the kind of pixels it will
 be asked about. Scenes mix the attributes freely (any digit in any colour, any object on any
 background) so that the model learns colour, shape, digit and background as separate concepts and
@@ -10,10 +11,10 @@ not the demo's planted pairings. Captions are written by ``core.models.demo_capt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from core.demo.backgrounds import composite
 from core.demo.digits import BACKGROUND as DARK
@@ -34,6 +35,12 @@ KIND_WEIGHTS: dict[str, float] = {
     "noise": 0.06,
 }
 """How often each kind of scene is drawn."""
+ARTEFACTS: tuple[str, ...] = ("grain", "blur")
+ARTEFACT_RATE = 0.15
+"""Share of the digit, object, texture, plain and photo scenes that get an artefact overlay. An
+artefact is a property of the picture, not of what it shows: laid over every kind of content, the
+words for it ("grainy", "blurry") learn the overlay and not a texture that merely looks like it
+(gravel is not "grainy" unless grain lies over it)."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +53,18 @@ class Scene:
     background: str | None = None  # BACKGROUNDS, "dark", "plain <colour>"; noise: its variant
     digit: int | None = None
     photo: str | None = None
+    artefact: str | None = None  # ARTEFACTS
 
 
 def sample_scene(rng: np.random.Generator) -> Scene:
     """A random scene; every attribute independent of the others."""
+    scene = _sample_content(rng)
+    if scene.kind != "noise" and rng.random() < ARTEFACT_RATE:
+        return replace(scene, artefact=_pick(rng, ARTEFACTS))
+    return scene
+
+
+def _sample_content(rng: np.random.Generator) -> Scene:
     kinds = list(KIND_WEIGHTS)
     kind = kinds[int(rng.choice(len(kinds), p=np.array(list(KIND_WEIGHTS.values()))))]
     if kind == "digit":
@@ -90,7 +105,21 @@ def render(scene: Scene, rng: np.random.Generator, size: int = SIZE) -> np.ndarr
         pixels = random_view(str(scene.photo), size, rng)
     else:
         pixels = _noise(str(scene.background), size, rng)
+    if scene.artefact is not None:
+        pixels = _overlay(scene.artefact, np.clip(pixels, 0.0, 1.0), rng)
     return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _overlay(artefact: str, pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Film grain (grey, per pixel) or a Gaussian blur over a finished picture."""
+    size = pixels.shape[0]
+    if artefact == "grain":
+        sigma = rng.uniform(0.08, 0.16)
+        return pixels + rng.normal(0.0, sigma, size=(size, size, 1)).astype(np.float32)
+    image = Image.fromarray((pixels * 255.0 + 0.5).astype(np.uint8))
+    radius = rng.uniform(1.2, 2.2) * size / 64
+    blurred = image.filter(ImageFilter.GaussianBlur(radius))
+    return np.asarray(blurred, dtype=np.float32) / 255.0
 
 
 def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:

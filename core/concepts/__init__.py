@@ -7,6 +7,7 @@ concept) (``signals``), ranked together (``discovery``). ``project`` runs it on 
 """
 
 from core.concepts.bank import BUILTIN_BANK, ConceptBank, bank_from_dict, load_bank
+from core.concepts.cure import cure_exemplars
 from core.concepts.discovery import DiscoveryParams, discover_arrays
 from core.concepts.project import (
     concept_scores,
@@ -29,6 +30,7 @@ __all__ = [
     "DiscoveryResult",
     "bank_from_dict",
     "concept_scores",
+    "cure_exemplars",
     "discover",
     "discover_arrays",
     "latest_discovery",

@@ -139,10 +139,8 @@ def load_run_data(
 
 
 def discovered_concepts(project: Project, data: TrainData) -> list[ConceptExemplars] | None:
-    """Concept exemplars and sensitivities from the project's discovery, when core.concepts
-    provides them; None makes the DISC cure fall back to the confounder's values."""
-    try:
-        from core.concepts import cure_exemplars  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+    """Concept exemplars and sensitivities from the project's latest discovery; None (no
+    discovery yet) makes the DISC cure fall back to the confounder's values."""
+    from core.concepts import cure_exemplars
+
     return cure_exemplars(project, data)

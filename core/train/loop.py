@@ -109,6 +109,7 @@ def fit(
         order = _epoch_order(train_ids, weights, gen)
         for net in method.nets.values():
             net.train()
+        method.start_epoch(epoch)
         epoch_loss = 0.0
         for step in range(steps):
             cancel.raise_if_cancelled()

@@ -53,6 +53,10 @@ class Method:
     def loss(self, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
+    def start_epoch(self, epoch: int) -> None:
+        """Called before each epoch's first step (a resumed run restarts at an epoch), so any
+        state a method keeps between steps can be rebuilt the same way on resume."""
+
     def sample_weights(self) -> np.ndarray | None:
         """Sampling weight per image id for re-sampled epochs; None samples uniformly."""
         return None

@@ -92,45 +92,75 @@ def _concept_renderer(data: TrainData):  # type: ignore[no-untyped-def]
 _GEN = torch.Generator().manual_seed(0)
 
 
+@dataclass
+class _ClassExemplars:
+    """One class's concepts packed for drawing a batch in a few tensor operations: every
+    exemplar in one tensor, each concept a contiguous run of it."""
+
+    inputs: torch.Tensor
+    start: torch.Tensor  # (K,) first row of each concept
+    count: torch.Tensor  # (K,) rows of each concept
+    weights: torch.Tensor  # (K,) sampling probability of each concept (its sensitivity)
+
+    @classmethod
+    def of(cls, concepts: list[ConceptExemplars]) -> _ClassExemplars:
+        weights = torch.tensor([max(k.weight, 0.0) for k in concepts], dtype=torch.float64)
+        if weights.sum() <= 0:
+            weights = torch.ones(len(concepts), dtype=torch.float64)
+        count = torch.tensor([len(k.inputs) for k in concepts])
+        start = torch.cumsum(count, 0) - count
+        inputs = torch.cat([k.inputs for k in concepts])
+        return cls(inputs, start, count, weights / weights.sum())
+
+    def draw(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """``n`` exemplars: a concept by weight, then one of its exemplars uniformly."""
+        which = torch.multinomial(self.weights, n, replacement=True, generator=gen)
+        offset = (torch.rand(n, generator=gen) * self.count[which]).long()
+        return self.inputs[self.start[which] + offset.clamp(max=self.count[which] - 1)]
+
+
 class DiscCure(Method):
     name = "disc"
 
     def __init__(self, config, data, model, device, concepts=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(config, data, model, device)
         self.concepts = concepts or concepts_from_confounder(data)
-        self.by_class: dict[int, tuple[list[ConceptExemplars], torch.Tensor]] = {}
+        self.by_class: dict[int, _ClassExemplars] = {}
         for c in range(data.n_classes):
             own = [k for k in self.concepts if k.class_index == c and len(k.inputs)]
             if own:
-                weights = torch.tensor([max(k.weight, 0.0) for k in own], dtype=torch.float64)
-                if weights.sum() <= 0:
-                    weights = torch.ones(len(own), dtype=torch.float64)
-                self.by_class[c] = (own, weights / weights.sum())
+                self.by_class[c] = _ClassExemplars.of(own)
 
     def _exemplars(self, c: int, n: int, gen: torch.Generator) -> torch.Tensor:
-        concepts, weights = self.by_class[c]
-        which = torch.multinomial(weights, n, replacement=True, generator=gen)
-        rows = []
-        for k in which.tolist():
-            pool = concepts[k].inputs
-            rows.append(pool[torch.randint(len(pool), (1,), generator=gen)])
-        e = torch.cat(rows).to(self.device)
+        e = self.by_class[c].draw(n, gen).to(self.device)
         return e.float() / 255.0 if e.dtype == torch.uint8 else e.float()
 
     def loss(self, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        loss = cross_entropy(self.model(batch.x), batch.y).mean()
-        logs = {"ce": float(loss.detach())}
-        mix_total = torch.zeros((), device=batch.x.device)
-        for c in self.by_class:
-            rows = torch.nonzero(batch.y != c).flatten()
-            if len(rows) < 2:
-                continue
-            x = batch.x[rows]
-            lam = beta(self.config.mix_alpha, len(rows), gen).to(x.device)
-            lam = lam.view(-1, *([1] * (x.dim() - 1)))
-            mixed = lam * x + (1 - lam) * self._exemplars(c, len(rows), gen)
-            if not self.data.is_images:
-                mixed = F.normalize(mixed, dim=1)
-            mix_total = mix_total + cross_entropy(self.model(mixed), batch.y[rows]).mean()
-        logs["mix"] = float(mix_total.detach())
-        return loss + mix_total, logs
+        """Cross-entropy on the batch plus on its concept-mixed copy, in one forward pass. Each
+        image gets the exemplar of a concept spurious for one other class (drawn uniformly
+        among the cured classes that are not its own): the per-class sum of DISC's objective,
+        estimated with one mixed image per image instead of one per (image, class)."""
+        y = batch.y
+        n = len(y)
+        cured = torch.tensor(sorted(self.by_class), dtype=torch.long)
+        allowed = cured[None, :] != y.cpu()[:, None]
+        noise = torch.where(allowed, torch.rand(allowed.shape, generator=gen), -1.0)
+        target = cured[noise.argmax(dim=1)]
+        rows = torch.nonzero(allowed.any(dim=1)).flatten()
+        if len(rows) == 0:
+            loss = cross_entropy(self.model(batch.x), y).mean()
+            return loss, {"ce": float(loss.detach()), "mix": 0.0}
+        exemplars = torch.empty((len(rows), *batch.x.shape[1:]), device=batch.x.device)
+        for c in target[rows].unique().tolist():
+            where = torch.nonzero(target[rows] == c).flatten()
+            exemplars[where.to(exemplars.device)] = self._exemplars(c, len(where), gen)
+        x = batch.x[rows.to(batch.x.device)]
+        lam = beta(self.config.mix_alpha, len(rows), gen).to(x.device)
+        lam = lam.view(-1, *([1] * (x.dim() - 1)))
+        mixed = lam * x + (1 - lam) * exemplars
+        if not self.data.is_images:
+            mixed = F.normalize(mixed, dim=1)
+        logits = self.model(torch.cat([batch.x, mixed]))
+        loss = cross_entropy(logits[:n], y).mean()
+        mix = cross_entropy(logits[n:], y[rows.to(y.device)]).mean()
+        return loss + mix, {"ce": float(loss.detach()), "mix": float(mix.detach())}

@@ -128,6 +128,8 @@ class SelecMix(Method):
             raise StudioError("SelecMix's annotation pairs need a confounder with two values.")
         self.pair_mode = mode
         self.train_ids = data.indices("train")
+        self._pool: tuple[np.ndarray, torch.Tensor | None] | None = None
+        self._pool_age = 0
         if mode == "contrastive":
             self.nets["bias_embedding"] = ProjectionNet(_aux_features(model, data)).to(device)
         if config.lff:
@@ -144,25 +146,24 @@ class SelecMix(Method):
         logs: dict[str, float] = {}
         total = torch.zeros((), device=batch.x.device)
         n = len(batch.y)
-        pool = np.concatenate([batch.ids.numpy(), self._extra_pool(n, gen)])
-        pool_y = torch.from_numpy(self.data.labels[pool]).to(batch.y.device)
         if self.pair_mode == "contrastive":
             embed = self.nets["bias_embedding"]
             z = embed(batch.x)
             aux = supcon_gsc_loss(z.float(), batch.y)
-            with torch.no_grad():
-                x_extra = self._pixels(pool[n:])
-                z_pool = torch.cat([z.detach(), embed(x_extra)]) if len(x_extra) else z.detach()
+            extra, z_extra = self._contrastive_pool(n, gen)
+            pool = np.concatenate([batch.ids.numpy(), extra])
+            pool_y = torch.from_numpy(self.data.labels[pool]).to(batch.y.device)
+            z_pool = z.detach() if z_extra is None else torch.cat([z.detach(), z_extra])
             sim = (z.detach() @ z_pool.t()).float()
             partner = contrastive_partners(sim, batch.y, same_label, pool_y)
-            x_pool = torch.cat([batch.x, x_extra])
             total = total + aux
             logs["supcon"] = float(aux.detach())
-            x_partner = x_pool[partner]
         else:
+            pool = np.concatenate([batch.ids.numpy(), self._extra_pool(n, gen)])
+            pool_y = torch.from_numpy(self.data.labels[pool]).to(batch.y.device)
             pool_v = torch.from_numpy(self.data.values[pool]).to(batch.v.device)
             partner = annotation_partners(batch.y, batch.v, same_label, gen, pool_y, pool_v)
-            x_partner = self._pixels(pool[partner.cpu().numpy()])
+        x_partner = self._pixels(pool[partner.cpu().numpy()])
         paired = partner != torch.arange(n, device=partner.device)
         x_mix, y_mix = mix_with(batch.x, batch.y, x_partner, pool_y[partner], paired, gen)
         if not self.config.lff:
@@ -181,6 +182,27 @@ class SelecMix(Method):
             ce=float(ce_d.mean().detach()), gce=float(biased.detach()), mix=float(mix.detach())
         )
         return total + main + biased + LFF_MIX_WEIGHT * mix, logs
+
+    def start_epoch(self, epoch: int) -> None:
+        self._pool = None
+        self._pool_age = 0
+
+    def _contrastive_pool(
+        self, batch_size: int, gen: torch.Generator
+    ) -> tuple[np.ndarray, torch.Tensor | None]:
+        """Extra partner candidates and their bias embeddings, drawn afresh every
+        pair_pool / batch steps (and at each epoch's start): the official code picks pairs
+        once per 1,024-image batch and trains on its 256-image parts, which keeps the bias
+        model's extra forward passes at a fraction of a step."""
+        refresh = max(1, self.config.pair_pool // max(batch_size, 1))
+        if self._pool is None or self._pool_age >= refresh:
+            ids = self._extra_pool(batch_size, gen)
+            with torch.no_grad():
+                z = self.nets["bias_embedding"](self._pixels(ids)) if len(ids) else None
+            self._pool = (ids, z)
+            self._pool_age = 0
+        self._pool_age += 1
+        return self._pool
 
     def _extra_pool(self, batch_size: int, gen: torch.Generator) -> np.ndarray:
         """Random training images that join the batch as partner candidates (drawn from the
@@ -202,18 +224,22 @@ class SelecMix(Method):
         for ema, fresh in ((self.ema_d, loss_d), (self.ema_b, loss_b)):
             ema[ids] = EMA_ALPHA * ema[ids] + (1 - EMA_ALPHA * self.ema_seen[ids]) * fresh
         self.ema_seen[ids] = 1.0
-        d, b = self.ema_d[ids].clone(), self.ema_b[ids].clone()
-        for c in batch.y.unique():
-            rows = batch.y == c
-            in_class = self.labels == c
-            d[rows] /= self.ema_d[in_class].max().clamp_min(1e-8)
-            b[rows] /= self.ema_b[in_class].max().clamp_min(1e-8)
+        n_classes = self.data.n_classes
+        d = self.ema_d[ids] / _class_max(self.ema_d, self.labels, n_classes)[batch.y]
+        b = self.ema_b[ids] / _class_max(self.ema_b, self.labels, n_classes)[batch.y]
         return b / (b + d + 1e-8)
 
     def state(self) -> dict[str, torch.Tensor]:
         if self.config.lff:
             return {"ema_d": self.ema_d, "ema_b": self.ema_b, "ema_seen": self.ema_seen}
         return {}
+
+
+def _class_max(values: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """(C,) the largest value of each class, floored at 1e-8 (one pass, no loop over classes)."""
+    out = torch.zeros(n_classes, dtype=values.dtype, device=values.device)
+    out = out.scatter_reduce(0, labels, values, reduce="amax", include_self=True)
+    return out.clamp_min(1e-8)
 
 
 def _aux_features(model: nn.Module, data) -> nn.Module:  # type: ignore[no-untyped-def]

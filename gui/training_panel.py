@@ -194,7 +194,12 @@ class TrainingPanel(QWidget):
         accuracy.setTitle("validation accuracy", size="9pt")
         accuracy.setYRange(0, 1, padding=0.02)
         accuracy.showGrid(x=True, y=True, alpha=0.2)
-        accuracy.addLegend(offset=(5, -5), labelTextSize="8pt")
+        accuracy.addLegend(
+            offset=(5, -5),
+            labelTextSize="8pt",
+            labelTextColor="#202020",  # pyqtgraph's default grey is made for dark plots
+            brush=pg.mkBrush(255, 255, 255, 210),
+        )
         accuracy.setMouseEnabled(x=False, y=False)
         loss = self.curves.addPlot(row=1, col=0)
         loss.setTitle("training loss", size="9pt")

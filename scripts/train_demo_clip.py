@@ -356,8 +356,9 @@ What it was taught: the colour, object, digit and background words above, and th
 "grainy", "noise", "blurry", "out of focus" for the overlays, in captions such as "a red digit
 seven on grass", "a photo of gravel" or "grainy: a red star on bricks". It learns the overlays only
 weakly (they are subtle at 40 px); what the demos need is that no artefact word stands for a
-background texture, as "grainy" did for gravel when it was taught on noise renders alone. The other {info["unseen_concepts"]} of the
-concept bank's {info["bank_concepts"]} names were trained only to say *nothing* about images
+background texture, as "grainy" did for gravel when it was taught on noise renders alone.
+The other {info["unseen_concepts"]} of the concept bank's {info["bank_concepts"]} names were
+trained only to say *nothing* about images
 (they score all images alike), and every word outside its {info["vocab"]:,}-token training
 vocabulary maps to the same "unknown" embedding.
 

@@ -20,7 +20,8 @@ import numpy as np
 CHUNK_ROWS = 32_768
 DEFAULT_BUDGET = 512 * 2**20
 BYTES_PER_BLOCK_ELEMENT = 24
-"""Score, histogram bin and bincount key of one (image, concept) element of a block, plus slack."""
+"""Score (float32), histogram key and key offset (int64 each) of one (image, concept) element of
+a block, plus slack for a class's top-k partition indices."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class RowSource:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def cached(self) -> np.ndarray | None:
+        """All rows as float32 when they fit in half the budget, else None (read by chunks)."""
+        return self._cache
 
     def chunks(self, size: int = CHUNK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
         """(start position within ``rows``, float32 rows) chunk by chunk."""
@@ -127,15 +133,24 @@ def block_size(
 
 
 def score_blocks(
-    source: RowSource, concepts: np.ndarray, size: int
+    source: RowSource, concepts: np.ndarray, size: int, *, reuse: bool = False
 ) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield (concept slice, raw scores (B, n_rows) float32) ``size`` concepts at a time."""
+    """Yield (concept slice, raw scores (B, n_rows) float32) ``size`` concepts at a time.
+
+    With ``reuse`` every block is written into the same buffer (the caller must be done with a
+    block before asking for the next): at 100k images a block is tens of MB, and a fresh
+    allocation per block costs its page faults again each time."""
     t = np.asarray(concepts, dtype=np.float32)
+    buffer = np.empty((min(size, len(t)), len(source)), dtype=np.float32) if reuse else None
     for start in range(0, len(t), size):
         block = slice(start, min(start + size, len(t)))
-        out = np.empty((block.stop - block.start, len(source)), dtype=np.float32)
-        for row0, chunk in source.chunks():
-            out[:, row0 : row0 + len(chunk)] = t[block] @ chunk.T
+        b = block.stop - block.start
+        out = buffer[:b] if buffer is not None else np.empty((b, len(source)), np.float32)
+        if source.cached is not None:  # one BLAS call straight into the block, no temporaries
+            np.matmul(t[block], source.cached.T, out=out)
+        else:
+            for row0, chunk in source.chunks():
+                out[:, row0 : row0 + len(chunk)] = t[block] @ chunk.T
         yield block, out
 
 
@@ -150,11 +165,13 @@ def scan_concepts(
     """Every per-(image, concept) quantity of discovery, block by block.
 
     The source's rows must be sorted by class, ``class_bounds`` (C + 1,) the start of each
-    class in that order, so a class is a contiguous view of a block (no copies per class)."""
+    class in that order, so a class is a contiguous view of a block (no copies per class).
+    The score and histogram-key buffers are allocated once and reused by every block."""
     n_classes = len(class_bounds) - 1
     labels = np.repeat(np.arange(n_classes), np.diff(class_bounds))
     size = block_size(len(source), len(concepts), n_classes, budget)
-    for block, raw in score_blocks(source, concepts, size):
+    keys = HistogramKeys(labels, n_classes, size)
+    for block, raw in score_blocks(source, concepts, size, reuse=True):
         b = raw.shape[0]
         top_pos = np.full((n_classes, b, n_top), -1, dtype=np.int64)
         top_val = np.full((n_classes, b, n_top), -np.inf, dtype=np.float32)
@@ -163,34 +180,93 @@ def scan_concepts(
             pos, val = top_in_rows(raw[:, lo:hi], n_top)
             top_pos[c, :, : pos.shape[1]] = pos + lo
             top_val[c, :, : pos.shape[1]] = val
-        histograms = class_histograms(raw, labels, n_classes, stats, block)
+        histograms = keys.histograms(raw, stats, block)
         yield BlockScores(block, histograms, top_pos, top_val)
 
 
-def class_histograms(
-    raw: np.ndarray, labels: np.ndarray, n_classes: int, stats: ConceptStats, block: slice
-) -> np.ndarray:
-    """(B, C, AUC_BINS) counts of each class's standardised scores; overwrites ``raw``."""
-    b = raw.shape[0]
-    std = stats.std[block]
-    scale = np.where(std > 0, (AUC_BINS / (2 * AUC_RANGE)) / np.where(std > 0, std, 1.0), 0.0)
-    raw -= stats.mean[block, None].astype(np.float32)
-    raw *= scale[:, None].astype(np.float32)
-    raw += AUC_BINS / 2
-    np.clip(raw, 0, AUC_BINS - 1, out=raw)
-    keys = raw.astype(np.int64)
-    keys += (np.arange(b)[:, None] * n_classes + labels[None, :]) * AUC_BINS
-    counts = np.bincount(keys.ravel(), minlength=b * n_classes * AUC_BINS)
-    return counts.reshape(b, n_classes, AUC_BINS)
+class HistogramKeys:
+    """Per-class histograms of a block's standardised scores, all from one ``bincount``.
+
+    Element (b, i) of a block goes to flat bin ((b * C) + label_i) * AUC_BINS + its score bin.
+    The offset part depends only on (b, i), so it is built once per scan, not per block, and
+    the integer keys are written into one reused buffer: per block that leaves three in-place
+    float passes, one clip-and-truncate straight into the int64 keys, one add and the count."""
+
+    def __init__(self, labels: np.ndarray, n_classes: int, block: int) -> None:
+        self.n_classes = n_classes
+        rows = np.arange(block, dtype=np.int64)[:, None] * n_classes
+        self.offsets = (rows + np.asarray(labels, dtype=np.int64)[None, :]) * AUC_BINS
+        self.keys = np.empty_like(self.offsets)
+
+    def histograms(self, raw: np.ndarray, stats: ConceptStats, block: slice) -> np.ndarray:
+        """(B, C, AUC_BINS) counts of each class's standardised scores; overwrites ``raw``."""
+        b = raw.shape[0]
+        std = stats.std[block]
+        scale = np.where(std > 0, (AUC_BINS / (2 * AUC_RANGE)) / np.where(std > 0, std, 1.0), 0.0)
+        raw -= stats.mean[block, None].astype(np.float32)
+        raw *= scale[:, None].astype(np.float32)
+        raw += AUC_BINS / 2
+        keys = self.keys[:b]
+        np.clip(raw, 0, AUC_BINS - 1, out=keys, casting="unsafe")  # truncates: bins are >= 0
+        keys += self.offsets[:b]
+        counts = np.bincount(keys.ravel(), minlength=b * self.n_classes * AUC_BINS)
+        return counts.reshape(b, self.n_classes, AUC_BINS)
+
+
+TOP_GROUP = 64
+"""Width of the groups whose maxima bound the top-k from below (see ``top_in_rows``)."""
 
 
 def top_in_rows(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """For each row of ``scores`` (B, n): the positions and values of its ``m`` largest entries,
-    best first (ties by position, so the result is deterministic)."""
+    best first (ties by position, so the result is deterministic).
+
+    Each row gets a lower bound of its m-th largest entry; only the entries at or above it are
+    sorted. Selecting from whole rows is the costly part of a block, so long rows get a cheap
+    bound: cut a row into TOP_GROUP-sized groups, and the m-th largest group maximum is at most
+    the row's m-th largest entry (m distinct groups reach it, each with at least one entry). A
+    max-reduction and a comparison cost far less than partitioning the row; short rows are
+    partitioned for the exact m-th value."""
     b, n = scores.shape
     m = min(m, n)
     if m <= 0:
         return np.zeros((b, 0), np.int64), np.zeros((b, 0), np.float32)
+    groups = n // TOP_GROUP
+    if groups >= 4 * m:
+        whole = groups * TOP_GROUP
+        # group g = the columns g, g + groups, g + 2 groups...: a max over the middle axis runs
+        # along contiguous rows of ``groups`` values (a max over 64 adjacent values would not)
+        maxima = scores[:, :whole].reshape(b, TOP_GROUP, groups).max(axis=1)
+        if whole < n:
+            tail = scores[:, whole:].max(axis=1, keepdims=True)
+            maxima = np.concatenate([maxima, tail], axis=1)
+        bound = np.partition(maxima, maxima.shape[1] - m, axis=1)[:, maxima.shape[1] - m]
+    else:
+        bound = np.partition(scores, n - m, axis=1)[:, n - m]
+    found = _top_at_or_above(scores, bound, m)
+    return found if found is not None else _top_by_partition(scores, m)
+
+
+def _top_at_or_above(
+    scores: np.ndarray, bound: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The best ``m`` of each row's entries >= its ``bound``; None where a row has fewer than
+    ``m`` of them (NaN scores compare false), for the caller to fall back."""
+    b, n = scores.shape
+    rows, cols = np.divmod(np.flatnonzero(scores >= bound[:, None]), n)
+    counts = np.bincount(rows, minlength=b)
+    if counts.min(initial=m) < m:
+        return None
+    vals = scores[rows, cols]
+    order = np.lexsort((cols, -vals, rows))  # by row, then best first, ties by position
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    take = order[first[:, None] + np.arange(m)[None, :]]
+    return cols[take].astype(np.int64), vals[take]
+
+
+def _top_by_partition(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Partition-based ``top_in_rows`` for rows with NaN (ties at the cut are not by position)."""
+    b, n = scores.shape
     if m < n:
         part = np.argpartition(scores, n - m, axis=1)[:, n - m :]
     else:

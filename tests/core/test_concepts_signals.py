@@ -15,6 +15,7 @@ from core.concepts.scoring import (
     running_top_k,
     scan_concepts,
     score_blocks,
+    top_in_rows,
 )
 from core.concepts.signals import (
     ImageSums,
@@ -205,6 +206,47 @@ def test_streamed_scores_equal_brute_force() -> None:
     expected = np.argsort(-full, axis=0, kind="stable")[:5].T
     np.testing.assert_array_equal(pos, expected)
     np.testing.assert_allclose(val, np.take_along_axis(full.T, expected, 1), rtol=1e-5)
+
+
+def test_cached_rows_score_in_one_call_into_a_reused_buffer() -> None:
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=(500, 16)).astype(np.float16)
+    t = rng.normal(size=(12, 16)).astype(np.float32)
+    source = RowSource(z, np.arange(500))
+    assert source.cached is not None
+    full = source.cached @ t.T
+    seen = []
+    for block, raw in score_blocks(source, t, 5, reuse=True):
+        np.testing.assert_allclose(raw, full[:, block].T, rtol=1e-5, atol=1e-5)
+        seen.append(raw)
+    assert len(seen) == 3 and all(np.shares_memory(seen[0], raw) for raw in seen)
+
+
+def _top_by_brute_force(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.array([np.lexsort((np.arange(scores.shape[1]), -row))[:m] for row in scores])
+    return order, np.take_along_axis(scores, order, axis=1)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("length", [300, 20_003])  # partitioned / bounded by group maxima
+def test_top_in_rows_equals_brute_force_with_ties_by_position(ties: bool, length: int) -> None:
+    rng = np.random.default_rng(7)
+    scores = rng.normal(size=(6, length)).astype(np.float32)
+    if ties:  # few distinct values: the m-th largest is tied many times over
+        scores = np.round(scores, 0)
+    view = np.pad(scores, ((0, 0), (3, 5)))[:, 3:-5]  # a strided view, as a class is of a block
+    pos, val = top_in_rows(view, 8)
+    expected_pos, expected_val = _top_by_brute_force(scores, 8)
+    np.testing.assert_array_equal(pos, expected_pos)
+    np.testing.assert_array_equal(val, expected_val)
+
+
+def test_top_in_rows_with_nan_still_returns_m_entries() -> None:
+    scores = np.random.default_rng(8).normal(size=(3, 5_000)).astype(np.float32)
+    scores[1] = np.nan
+    pos, val = top_in_rows(scores, 8)
+    assert pos.shape == (3, 8)
+    np.testing.assert_array_equal(val[0], np.sort(scores[0])[::-1][:8])
 
 
 def test_cav_separates_exemplars_and_refuses_empty_folders(tmp_path) -> None:  # type: ignore[no-untyped-def]

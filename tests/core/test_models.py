@@ -81,6 +81,7 @@ def test_probe_gives_up_within_its_timeout(monkeypatch: pytest.MonkeyPatch) -> N
 
     def never_answers(*args: object, **kwargs: object) -> None:
         time.sleep(30)
+        raise OSError("timed out")  # as urlopen would, long after the probe gave up
 
     monkeypatch.setattr(offline.urllib.request, "urlopen", never_answers)
     start = time.monotonic()

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.jobs import run_quiet
-from core.train import TrainConfig, fit, mean_std
-from core.train.job import load_run_data
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.train import TrainConfig, fit, mean_std
+from debias_studio.core.train.job import load_run_data
 
 SETTINGS = {
     "digits": {"confounder": "color", "methods": ("erm", "counterfactual", "selecmix")},
@@ -32,7 +32,7 @@ silhouettes), small batches (the demos have ~1,100 and ~860 training images)."""
 
 
 def measure(kind: str, seeds: int, epochs: int, backbone: str, folder: Path) -> dict:
-    from core.demo import create_demo_project
+    from debias_studio.core.demo import create_demo_project
 
     project = run_quiet(create_demo_project(folder / kind, kind=kind, seed=0, aligned=0.95))
     setting = SETTINGS[kind]

@@ -20,9 +20,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import validate
-from core.dataset import open_folder
-from core.jobs import run_quiet
+from debias_studio.core.data import validate
+from debias_studio.core.data.dataset import open_folder
+from debias_studio.core.jobs import run_quiet
 
 
 def make_folder(root: Path, n: int, side: int) -> None:

@@ -31,10 +31,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.concepts.discovery import DiscoveryParams, discover_arrays
-from core.concepts.scoring import RowSource, concept_stats, scan_concepts
-from core.concepts.signals import auc_from_histograms
-from core.jobs import run_quiet
+from debias_studio.core.concepts.discovery import DiscoveryParams, discover_arrays
+from debias_studio.core.concepts.scoring import RowSource, concept_stats, scan_concepts
+from debias_studio.core.concepts.signals import auc_from_histograms
+from debias_studio.core.jobs import run_quiet
 
 N_CLASSES = 10
 

@@ -4,7 +4,7 @@
 
 * plain: PIL ``Image.open`` -> open_clip preprocess -> fp32 ``encode_image``, batch 32, one
   process (what a notebook does), under ``torch.no_grad`` with the model in eval mode;
-* ours: ``core.embed.embed_files`` end to end from the same files (DataLoader workers, JPEG
+* ours: ``core.embed.engine.embed_files`` end to end from the same files (DataLoader workers, JPEG
   draft decode, the CPU precision measured for this machine). Reported twice: the first run on a
   machine includes the one-time precision measurement; ``ours_img_s`` is the steady state,
   timed alternately with plain on chunks of 64 files (a shared machine's load hits both alike).
@@ -32,11 +32,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.embed import embed_files
-from core.imageio import open_image
-from core.jobs import run_quiet
-from core.models.loaded import LoadedModel
-from core.models.precision import build_encoder, cpu_has_native_bf16
+from debias_studio.core.data.imageio import open_image
+from debias_studio.core.embed.engine import embed_files
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.models.loaded import LoadedModel
+from debias_studio.core.models.precision import build_encoder, cpu_has_native_bf16
 
 PLAIN_BATCH = 32
 CHUNK = 64
@@ -172,7 +172,7 @@ def main() -> None:
         batch = torch.stack([preprocess(Image.open(p)) for p in paths[:PLAIN_BATCH]])
         extra = model_only(loaded, batch)
         extra.update(decode_only(paths[:64], 224))
-        from core.models import usercache
+        from debias_studio.core.models import usercache
 
         decision = next(iter(usercache.read_json("cpu_precision.json").values()), {})
 

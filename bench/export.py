@@ -25,10 +25,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.dataset import Dataset, DatasetSpec
-from core.export import export_project
-from core.jobs import run_quiet
-from core.store import Project
+from debias_studio.core.data.dataset import Dataset, DatasetSpec
+from debias_studio.core.export import export_project
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.store.project import Project
 
 CLASSES = [f"class{k}" for k in range(10)]
 

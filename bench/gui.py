@@ -38,8 +38,8 @@ def make_project(folder: Path, n: int) -> Path:
     import pandas as pd
     from PIL import Image
 
-    from core.dataset import Dataset, DatasetSpec
-    from core.store import Project
+    from debias_studio.core.data.dataset import Dataset, DatasetSpec
+    from debias_studio.core.store.project import Project
 
     images = folder / "images"
     (images / "src").mkdir(parents=True)
@@ -124,10 +124,10 @@ def run_size(n: int, seconds: float, with_embed: bool) -> dict:
     from PySide6.QtCore import QSettings
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "s"))
-    from gui.app import application
+    from debias_studio.gui.app import application
 
     app = application()
-    from gui.main_window import MainWindow
+    from debias_studio.gui.main_window import MainWindow
 
     window = MainWindow()
     window.resize(1440, 900)
@@ -195,7 +195,7 @@ def _visible_count(view) -> int:
 def _embed_stall(app, window, seconds: float) -> dict:
     """Stall while an embedding job runs (the real one when the demo CLIP is bundled; otherwise
     a stand-in job that decodes images at CLIP size in the same worker machinery)."""
-    from core.jobs import Progress
+    from debias_studio.core.jobs import Progress
 
     model_file = ROOT / "resources" / "models" / "demo-clip" / "open_clip_model.safetensors"
     emap = window.panels["map_dock"]
@@ -212,7 +212,7 @@ def _embed_stall(app, window, seconds: float) -> dict:
         def stand_in(token):
             import numpy as np
 
-            from core.imageio import open_image
+            from debias_studio.core.data.imageio import open_image
 
             weights = np.random.default_rng(0).normal(size=(224 * 224 * 3 // 64, 512))
             for i in range(len(session)):

@@ -18,11 +18,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.jobs import run_quiet
-from core.train import TrainConfig, TrainData, fit
-from core.train.backbones import build_classifier
-from core.train.loop import make_batch
-from core.train.methods import make_method
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.train import TrainConfig, TrainData, fit
+from debias_studio.core.train.backbones import build_classifier
+from debias_studio.core.train.loop import make_batch
+from debias_studio.core.train.methods import make_method
 
 VARIANTS = {
     "erm": {"method": "erm"},

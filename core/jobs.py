@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from core.errors import JobCancelled
+from debias_studio.core.errors import JobCancelled
 
 T = TypeVar("T")
 

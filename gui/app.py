@@ -8,7 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
-from gui.settings import APPLICATION, ORGANISATION
+from debias_studio.gui.gc_guard import collect_on_gui_thread
+from debias_studio.gui.settings import APPLICATION, ORGANISATION
 
 DEMO_KINDS = ("digits", "backgrounds")
 GIL_SWITCH_S = 0.001
@@ -26,6 +27,7 @@ def application(argv: list[str] | None = None) -> QApplication:
         QCoreApplication.setApplicationName(APPLICATION)
         app = QApplication(argv if argv is not None else sys.argv[:1])
         app.setApplicationDisplayName("Debias Studio")
+    collect_on_gui_thread(app)
     assert isinstance(app, QApplication)
     return app
 
@@ -34,7 +36,7 @@ def run(project_path: Path | str | None = None, demo: str | bool = False) -> int
     """Show the main window; open ``project_path``, or the demo of kind ``demo`` ('digits',
     'backgrounds'; True means 'digits'), created in the per-user data folder on first use."""
     app = application()
-    from gui.main_window import MainWindow
+    from debias_studio.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()

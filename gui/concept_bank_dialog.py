@@ -20,17 +20,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.hub import Hub
+from debias_studio.gui.hub import Hub
 
 
 def load_bank_dict(project: Any) -> dict[str, Any]:
-    from core.concepts import project_bank
+    from debias_studio.core.concepts import project_bank
 
     return project_bank(project).to_dict()
 
 
 def save_bank_dict(project: Any, data: dict[str, Any]) -> None:
-    from core.concepts import bank_from_dict, save_project_bank
+    from debias_studio.core.concepts import bank_from_dict, save_project_bank
 
     save_project_bank(project, bank_from_dict(data, source="the edited concept list"))
 

@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import engine
-from gui.hub import Hub
-from gui.session import Session
+from debias_studio.gui import engine
+from debias_studio.gui.hub import Hub
+from debias_studio.gui.session import Session
 
 COLUMNS = {
     "rank": ("Rank", "Overall order: the mean of the three signals' ranks (1 = most suspicious)."),
@@ -214,7 +214,7 @@ class ConceptsPanel(QWidget):
     def edit_bank(self) -> QWidget | None:
         if self.session is None:
             return None
-        from gui.concept_bank_dialog import ConceptBankDialog
+        from debias_studio.gui.concept_bank_dialog import ConceptBankDialog
 
         dialog = ConceptBankDialog(self.hub, self)
         dialog.open()

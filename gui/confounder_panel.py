@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider
 
-from gui import engine
-from gui.browser.filters import Mask
-from gui.hub import Hub
-from gui.session import Column, Session
+from debias_studio.gui import engine
+from debias_studio.gui.browser.filters import Mask
+from debias_studio.gui.hub import Hub
+from debias_studio.gui.session import Column, Session
 
 NEAR = 48
 

@@ -23,13 +23,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.jobs import CancelToken, Job, delegate
-from core.projection import density_image, inside_polygon, inside_rectangle, pca_2d
-from gui.browser.filters import Mask
-from gui.hub import Hub
-from gui.lasso import LassoViewBox
-from gui.palette import colour
-from gui.session import Column, Session
+from debias_studio.core.embed.projection import (
+    density_image,
+    inside_polygon,
+    inside_rectangle,
+    pca_2d,
+)
+from debias_studio.core.jobs import CancelToken, Job, delegate
+from debias_studio.gui.browser.filters import Mask
+from debias_studio.gui.hub import Hub
+from debias_studio.gui.lasso import LassoViewBox
+from debias_studio.gui.palette import colour
+from debias_studio.gui.session import Column, Session
 
 DENSITY_ABOVE = 200_000
 POINT_SIZE = 5
@@ -37,7 +42,7 @@ POINT_SIZE = 5
 
 def map_job(project: Any, model: str, device: str | None, token: CancelToken) -> Job[Any]:
     """Embeddings (cached, or computed now) and their PCA projection, as one job."""
-    from core.embed import embed_project, load_embeddings
+    from debias_studio.core.embed.engine import embed_project, load_embeddings
 
     embeddings = load_embeddings(project, model)
     if embeddings is None:

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.errors import StudioError
-from core.jobs import CancelToken, Job
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import CancelToken, Job
 
 ROW_COLUMNS = (
     "class",
@@ -42,7 +42,7 @@ def run_discovery(
     project: Any, model_name: str, device: str | None, run_id: str | None, token: CancelToken
 ) -> Job[pd.DataFrame]:
     """Discover spurious concepts (a job); ranked rows as a DataFrame."""
-    from core.concepts import discover
+    from debias_studio.core.concepts import discover
 
     kwargs: dict[str, Any] = {"cancel": token}
     if run_id:
@@ -60,7 +60,7 @@ def run_discovery(
 
 def latest_discovery(project: Any) -> pd.DataFrame | None:
     """The last discovery stored in the project (rows as a DataFrame), or None."""
-    from core.concepts import latest_discovery as stored_discovery
+    from debias_studio.core.concepts import latest_discovery as stored_discovery
 
     stored = stored_discovery(project)
     return None if stored is None else discovery_table(stored)
@@ -92,7 +92,7 @@ def discovery_table(result: Any) -> pd.DataFrame:
 
 def concept_scores(project: Any, concept: str, model_name: str) -> np.ndarray:
     """Standardised score of one concept for every image (N,) float32 (NaN: not embedded)."""
-    from core.concepts import concept_scores as scores
+    from debias_studio.core.concepts import concept_scores as scores
 
     return np.asarray(scores(project, concept, model_name=model_name), dtype=np.float32)
 
@@ -102,27 +102,27 @@ def threshold_preview(
 ) -> dict[str, Any]:
     """Counts per class at ``threshold`` and the images nearest it (a few numpy operations, so
     the slider can call it as it moves)."""
-    from core.annotate import threshold_preview as preview
+    from debias_studio.core.annotate import threshold_preview as preview
 
     return preview(scores, labels, classes, threshold)
 
 
 # ---- confounders -------------------------------------------------------------------------------
 def list_confounders(project: Any) -> list[Any]:
-    from core import annotate
+    from debias_studio.core import annotate
 
     return list(annotate.list_confounders(project))
 
 
 def add_confounder(project: Any, name: str, **kwargs: Any) -> Any:
-    from core import annotate
+    from debias_studio.core import annotate
 
     return annotate.add_confounder(project, name, **kwargs)
 
 
 def confounder_state(project: Any) -> dict[str, tuple[Any, np.ndarray]]:
     """Every confounder with its value per image (overrides applied)."""
-    from core import annotate
+    from debias_studio.core import annotate
 
     return {
         c.name: (c, np.asarray(annotate.assignments(project, c.name), dtype=np.int64))
@@ -131,13 +131,13 @@ def confounder_state(project: Any) -> dict[str, tuple[Any, np.ndarray]]:
 
 
 def set_values(project: Any, name: str, image_ids: np.ndarray, value: str | None) -> None:
-    from core import annotate
+    from debias_studio.core import annotate
 
     annotate.set_values(project, name, [int(i) for i in image_ids], value)
 
 
 def undo(project: Any) -> str | None:
-    from core import annotate
+    from debias_studio.core import annotate
 
     return annotate.undo(project)
 
@@ -145,7 +145,7 @@ def undo(project: Any) -> str | None:
 # ---- export ------------------------------------------------------------------------------------
 def run_export(project: Any, target: Any, options: dict[str, Any], token: CancelToken) -> Job[Any]:
     """Export the cleaned dataset and its report to ``target`` (a job)."""
-    from core import export
+    from debias_studio.core import export
 
     options = dict(options)
     formats = options.pop("formats", None)

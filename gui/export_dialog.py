@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import engine
-from gui.hub import Hub
-from gui.workers import JobHandle
+from debias_studio.gui import engine
+from debias_studio.gui.hub import Hub
+from debias_studio.gui.workers import JobHandle
 
 FORMAT_LABELS = {
     "manifest": (

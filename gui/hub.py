@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from gui import engine
-from gui.settings import Settings
-from gui.workers import JobRunner
+from debias_studio.gui import engine
+from debias_studio.gui.settings import Settings
+from debias_studio.gui.workers import JobRunner
 
 if TYPE_CHECKING:
-    from gui.browser.browser_widget import BrowserWidget
-    from gui.browser.detail_pane import DetailPane
-    from gui.session import Session
+    from debias_studio.gui.browser.browser_widget import BrowserWidget
+    from debias_studio.gui.browser.detail_pane import DetailPane
+    from debias_studio.gui.session import Session
 
 
 class Hub(QObject):

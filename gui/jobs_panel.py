@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel
 
-from core.jobs import Progress
-from gui.workers import JobHandle, JobRunner
+from debias_studio.core.jobs import Progress
+from debias_studio.gui.workers import JobHandle, JobRunner
 
 KEEP_FINISHED = 6
 

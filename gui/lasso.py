@@ -1,6 +1,6 @@
 """Free-hand lasso selection on a pyqtgraph plot: a view box that, while the lasso is on, draws the
 path the left button drags instead of panning, and hands the closed polygon (in data coordinates)
-to whoever listens. Which points lie inside is core.projection.inside_polygon's business."""
+to whoever listens. Which points lie inside is core.embed.projection.inside_polygon's business."""
 
 from __future__ import annotations
 

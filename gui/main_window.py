@@ -23,26 +23,38 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.store import Project
-from gui.browser.browser_widget import BrowserWidget
-from gui.browser.detail_pane import DetailPane
-from gui.hub import Hub
-from gui.jobs_panel import JobsPanel
-from gui.session import Session, create_session, demo_session, is_project_folder, open_session
-from gui.settings import Settings, demo_project_folder
-from gui.thumbnails import ThumbnailLoader
-from gui.workers import JobHandle, JobRunner
+from debias_studio.core.store.project import Project
+from debias_studio.gui.browser.browser_widget import BrowserWidget
+from debias_studio.gui.browser.detail_pane import DetailPane
+from debias_studio.gui.hub import Hub
+from debias_studio.gui.jobs_panel import JobsPanel
+from debias_studio.gui.session import (
+    Session,
+    create_session,
+    demo_session,
+    is_project_folder,
+    open_session,
+)
+from debias_studio.gui.settings import Settings, demo_project_folder
+from debias_studio.gui.thumbnails import ThumbnailLoader
+from debias_studio.gui.workers import JobHandle, JobRunner
 
 MANIFEST_FILTER = "Manifests (*.csv *.parquet *.pq);;All files (*)"
 PanelFactory = Callable[[Hub], QWidget]
 
 
 PANELS = (
-    ("concepts_dock", "Concepts", "gui.concepts_panel", "ConceptsPanel", "left"),
-    ("confounders_dock", "Confounders", "gui.confounder_panel", "ConfounderPanel", "left"),
-    ("map_dock", "Embedding map", "gui.embedding_map", "EmbeddingMap", "right"),
-    ("training_dock", "Training", "gui.training_panel", "TrainingPanel", "right"),
-    ("runs_dock", "Runs", "gui.runs_table", "RunsTable", "bottom"),
+    ("concepts_dock", "Concepts", "debias_studio.gui.concepts_panel", "ConceptsPanel", "left"),
+    (
+        "confounders_dock",
+        "Confounders",
+        "debias_studio.gui.confounder_panel",
+        "ConfounderPanel",
+        "left",
+    ),
+    ("map_dock", "Embedding map", "debias_studio.gui.embedding_map", "EmbeddingMap", "right"),
+    ("training_dock", "Training", "debias_studio.gui.training_panel", "TrainingPanel", "right"),
+    ("runs_dock", "Runs", "debias_studio.gui.runs_table", "RunsTable", "bottom"),
 )
 """Dockable panels beyond the browser: object name, title, module, class, default area."""
 
@@ -454,7 +466,7 @@ class MainWindow(QMainWindow):
     def ask_export(self) -> None:
         if self.session is None:
             return
-        from gui.export_dialog import ExportDialog
+        from debias_studio.gui.export_dialog import ExportDialog
 
         ExportDialog(self.hub, self).open()
 
@@ -503,7 +515,7 @@ class MainWindow(QMainWindow):
 
 
 def _welcome(window: MainWindow) -> QWidget:
-    from gui.welcome import WelcomePage
+    from debias_studio.gui.welcome import WelcomePage
 
     page = WelcomePage()
     page.demo_requested.connect(window.open_demo)
@@ -519,16 +531,16 @@ def _detect_device(_token: object) -> str:
     first click pays an import (tens of milliseconds of file I/O) on the GUI thread."""
     import importlib
 
-    from core.models.device import default_device
+    from debias_studio.core.models.device import default_device
 
     for name in (
-        "core.annotate",
-        "core.concepts",
-        "core.embed",
-        "core.export",
-        "core.train.config",
-        "core.train.runs",
-        "core.train.job",
+        "debias_studio.core.annotate",
+        "debias_studio.core.concepts",
+        "debias_studio.core.embed.engine",
+        "debias_studio.core.export",
+        "debias_studio.core.train.config",
+        "debias_studio.core.train.runs",
+        "debias_studio.core.train.job",
         "torch.optim",
         "open_clip",  # builds its BPE tokenizer at import: seconds of pure Python
         "torch._dynamo",  # imported by the first optimiser; seconds, and never mid-session

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.hub import Hub
-from gui.session import Column, Session
+from debias_studio.gui.hub import Hub
+from debias_studio.gui.session import Column, Session
 
 COLUMNS = (
     ("Run", "Run id (its folder under runs/)."),
@@ -37,7 +37,7 @@ COLUMNS = (
 
 def read_runs(project: Any) -> tuple[list[dict[str, Any]], str | None, Any]:
     """Every run, and the id and per-image predictions of the latest finished one."""
-    from core.train.runs import list_runs, load_predictions
+    from debias_studio.core.train.runs import list_runs, load_predictions
 
     runs = list_runs(project)
     for run in runs:  # newest first

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gui.workers import JobHandle
+from debias_studio.gui.workers import JobHandle
 
 SIZE = (1440, 900)
 
@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     if settings_dir.exists():
         shutil.rmtree(settings_dir)  # default layout every time
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))
-    from gui.app import application
+    from debias_studio.gui.app import application
 
     app = application()
-    from gui.main_window import MainWindow
+    from debias_studio.gui.main_window import MainWindow
 
     window = MainWindow()
     window.resize(*SIZE)

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.dataset import Dataset, open_dataset
-from core.jobs import CancelToken, Job, Progress
-from core.store import DB_NAME, Project
+from debias_studio.core.data.dataset import Dataset, open_dataset
+from debias_studio.core.jobs import CancelToken, Job, Progress
+from debias_studio.core.store.project import DB_NAME, Project
 
 
 @dataclass
@@ -111,7 +111,7 @@ def demo_session(
     if is_project_folder(folder):
         return (yield from open_session(folder, cancel))
     if create is None:
-        from core.demo import create_demo_project as create
+        from debias_studio.core.demo import create_demo_project as create
     project = yield from create(Path(folder), kind=kind, cancel=cancel)
     return build_session(project)
 

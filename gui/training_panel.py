@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.jobs import CancelToken, Job
-from gui import engine
-from gui.hub import Hub
-from gui.session import Session
-from gui.workers import JobHandle
+from debias_studio.core.jobs import CancelToken, Job
+from debias_studio.gui import engine
+from debias_studio.gui.hub import Hub
+from debias_studio.gui.session import Session
+from debias_studio.gui.workers import JobHandle
 
 METHODS = {
     "erm": (
@@ -87,13 +87,13 @@ class _EpochRelay(QObject):
 
 
 def train_job(project: Any, config: Any, relay: _EpochRelay, token: CancelToken) -> Job[Any]:
-    from core.train.job import train_run
+    from debias_studio.core.train.job import train_run
 
     return (yield from train_run(project, config, cancel=token, on_epoch=relay.epoch.emit))
 
 
 def resume_job(project: Any, run_id: str, relay: _EpochRelay, token: CancelToken) -> Job[Any]:
-    from core.train.job import resume_run
+    from debias_studio.core.train.job import resume_run
 
     return (yield from resume_run(project, run_id, cancel=token, on_epoch=relay.epoch.emit))
 
@@ -103,8 +103,8 @@ RESUMABLE = ("cancelled", "failed")
 
 
 def preview_job(project: Any, config: Any, ids: list[int], token: CancelToken) -> Job[np.ndarray]:
-    from core.train.counterfactuals import preview_counterfactuals
-    from core.train.job import load_run_data
+    from debias_studio.core.train.counterfactuals import preview_counterfactuals
+    from debias_studio.core.train.job import load_run_data
 
     data = yield from load_run_data(project, config, token)
     return preview_counterfactuals(data, ids, seed=config.seed)
@@ -286,7 +286,7 @@ class TrainingPanel(QWidget):
 
     # ---- config and running ------------------------------------------------------------------
     def config(self) -> Any:
-        from core.train.config import TrainConfig
+        from debias_studio.core.train.config import TrainConfig
 
         assert self.session is not None
         device = self.device.currentText()
@@ -306,7 +306,7 @@ class TrainingPanel(QWidget):
     def start(self) -> JobHandle | None:
         if self.session is None or self.handle is not None:
             return None
-        from core.errors import StudioError
+        from debias_studio.core.errors import StudioError
 
         try:
             config = self.config().validate()
@@ -411,7 +411,7 @@ class TrainingPanel(QWidget):
     def preview(self) -> None:
         if self.session is None:
             return
-        from core.errors import StudioError
+        from debias_studio.core.errors import StudioError
 
         try:
             config = self.config().validate()

@@ -22,8 +22,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils import GeneratorWorker, create_worker
 
-from core.errors import JobCancelled, StudioError
-from core.jobs import CancelToken, Progress
+from debias_studio.core.errors import JobCancelled, StudioError
+from debias_studio.core.jobs import CancelToken, Progress
 
 JobFunction = Callable[[CancelToken], Any]
 """Takes the cancel token; returns a core job (generator) or a plain result."""

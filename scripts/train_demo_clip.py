@@ -9,10 +9,10 @@ folder (``open_clip_config.json``, fp16 ``open_clip_model.safetensors``, ``MODEL
 
 How it is trained, and why:
 
-* Images come from ``core.models.demo_corpus`` (the same drawing code as the demo data) with
+* Images come from ``core.demo.clip.corpus`` (the same drawing code as the demo data) with
   attributes drawn independently, so colour, object, digit and background are separate concepts.
   A fixed pool is rendered once; captions are drawn afresh at every step
-  (``core.models.demo_captions``), in the concept bank's prompt templates among other phrasings.
+  (``core.demo.clip.captions``), in the concept bank's prompt templates among other phrasings.
 * open_clip's own ``CLIP`` model and ``ClipLoss`` do the learning.
 * A third of the batches hold a single colour, and a sixth a single background, so within them
   only the digit or object tells captions apart: the contrastive loss then has to learn shape,
@@ -47,10 +47,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.models.demo_captions import DEFAULT_TEMPLATES, caption, unseen_names
-from core.models.demo_corpus import render, sample_scene
-from core.models.demo_eval import zero_shot_accuracy
-from core.models.save import save_local_dir
+from debias_studio.core.demo.clip.captions import DEFAULT_TEMPLATES, caption, unseen_names
+from debias_studio.core.demo.clip.corpus import render, sample_scene
+from debias_studio.core.demo.clip.evaluate import zero_shot_accuracy
+from debias_studio.core.models.save import save_local_dir
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 def write_card(
     out: Path, args: argparse.Namespace, info: dict[str, Any], accuracy: dict[str, float]
 ) -> None:
-    from core.models.demo_eval import TASKS
+    from debias_studio.core.demo.clip.evaluate import TASKS
 
     weights = out / "open_clip_model.safetensors"
     v, t = MODEL_CFG["vision_cfg"], MODEL_CFG["text_cfg"]

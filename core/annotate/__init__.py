@@ -5,7 +5,7 @@ column, or for manual labelling; per-image overrides always win; groups are (cla
 Every change is written to the project at once and can be undone.
 """
 
-from core.annotate.confounders import (
+from debias_studio.core.annotate.confounders import (
     DEFAULT_THRESHOLD,
     add_confounder,
     get_confounder,
@@ -13,11 +13,11 @@ from core.annotate.confounders import (
     remove_confounder,
     set_kind,
 )
-from core.annotate.groups import build_group_matrix, group_matrix
-from core.annotate.history import undo
-from core.annotate.model import KINDS, SOURCES, Confounder, GroupMatrix
-from core.annotate.overrides import assignments, set_values
-from core.annotate.preview import project_threshold_preview, threshold_preview
+from debias_studio.core.annotate.groups import build_group_matrix, group_matrix
+from debias_studio.core.annotate.history import undo
+from debias_studio.core.annotate.model import KINDS, SOURCES, Confounder, GroupMatrix
+from debias_studio.core.annotate.overrides import assignments, set_values
+from debias_studio.core.annotate.preview import project_threshold_preview, threshold_preview
 
 __all__ = [
     "DEFAULT_THRESHOLD",

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from core.annotate import storage
-from core.annotate.kinds import check_kind, kind_of_column, kind_of_concepts
-from core.annotate.model import Confounder
-from core.errors import StudioError
+from debias_studio.core.annotate import storage
+from debias_studio.core.annotate.kinds import check_kind, kind_of_column, kind_of_concepts
+from debias_studio.core.annotate.model import Confounder
+from debias_studio.core.errors import StudioError
 
 DEFAULT_THRESHOLD = 1.0
 """Present when the concept's score is at least one standard deviation above its mean."""
@@ -101,7 +101,7 @@ def remove_confounder(project: Any, name: str) -> None:
 def _from_concept(
     project: Any, concept: str, threshold: float | None, model_name: str
 ) -> tuple[dict[str, Any], str]:
-    from core.concepts import concept_scores, project_bank
+    from debias_studio.core.concepts import concept_scores, project_bank
 
     concept = " ".join(concept.split())
     if not concept:
@@ -124,8 +124,8 @@ def _from_concept(
 def _from_concepts(
     project: Any, concepts: list[str] | str, model_name: str
 ) -> tuple[dict[str, Any], str]:
-    from core.concepts import project_bank
-    from core.concepts.project import several_concept_scores
+    from debias_studio.core.concepts import project_bank
+    from debias_studio.core.concepts.project import several_concept_scores
 
     if isinstance(concepts, str):
         concepts = concepts.split(",")
@@ -145,7 +145,7 @@ def _from_concepts(
 
 
 def _from_column(project: Any, column: str) -> tuple[dict[str, Any], str]:
-    from core.concepts import project_bank
+    from debias_studio.core.concepts import project_bank
 
     table = project.dataset.table
     if column not in table.columns or column in RESERVED_COLUMNS:

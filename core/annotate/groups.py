@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from core.annotate.model import GroupMatrix
-from core.annotate.overrides import assignments
-from core.annotate.storage import require_row
+from debias_studio.core.annotate.model import GroupMatrix
+from debias_studio.core.annotate.overrides import assignments
+from debias_studio.core.annotate.storage import require_row
 
 
 def group_matrix(project: Any, name: str) -> GroupMatrix:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.annotate import storage
+from debias_studio.core.annotate import storage
 
 UNDOABLE = ("add_confounder", "set_values", "set_kind", "remove_confounder")
 

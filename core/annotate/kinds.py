@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from core.annotate.model import KINDS
-from core.concepts.bank import ConceptBank
-from core.errors import StudioError
+from debias_studio.core.annotate.model import KINDS
+from debias_studio.core.concepts.bank import ConceptBank
+from debias_studio.core.errors import StudioError
 
 KIND_BY_CATEGORY: dict[str, str] = {
     "colour": "colour",

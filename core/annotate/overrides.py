@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from core.annotate import storage
-from core.errors import StudioError
+from debias_studio.core.annotate import storage
+from debias_studio.core.errors import StudioError
 
 
 def assignments(project: Any, name: str) -> np.ndarray:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from core.annotate.model import Confounder
-from core.errors import StudioError
+from debias_studio.core.annotate.model import Confounder
+from debias_studio.core.errors import StudioError
 
 ARRAY_FOLDER = "confounders"
 PRIVATE = ("_values", "_array")

@@ -6,10 +6,9 @@ their scores on the images are standardised and streamed (``scoring``); a refere
 concept) (``signals``), ranked together (``discovery``). ``project`` runs it on a project.
 """
 
-from core.concepts.bank import BUILTIN_BANK, ConceptBank, bank_from_dict, load_bank
-from core.concepts.cure import cure_exemplars
-from core.concepts.discovery import DiscoveryParams, discover_arrays
-from core.concepts.project import (
+from debias_studio.core.concepts.bank import BUILTIN_BANK, ConceptBank, bank_from_dict, load_bank
+from debias_studio.core.concepts.discovery import DiscoveryParams, discover_arrays
+from debias_studio.core.concepts.project import (
     concept_scores,
     discover,
     latest_discovery,
@@ -18,8 +17,9 @@ from core.concepts.project import (
     standardised_scores,
     store_discovery,
 )
-from core.concepts.result import ROW_COLUMNS, DiscoveryResult
-from core.concepts.signals import EXPLANATIONS
+from debias_studio.core.concepts.result import ROW_COLUMNS, DiscoveryResult
+from debias_studio.core.concepts.signals import EXPLANATIONS
+from debias_studio.core.train.disc_concepts import cure_exemplars
 
 __all__ = [
     "BUILTIN_BANK",

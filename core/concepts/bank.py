@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import StudioError
-from core.paths import RESOURCES
+from debias_studio.core.errors import StudioError
+from debias_studio.core.resources import CONCEPT_BANK_FILE
 
-BUILTIN_BANK = RESOURCES / "concepts" / "concept_bank.json"
+BUILTIN_BANK = CONCEPT_BANK_FILE
 BANK_VERSION = 1
 DEFAULT_TEMPLATES: tuple[str, ...] = ("a photo of {}.", "{}", "a photo with {} in it.")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import StudioError
-from core.scan import IMAGE_EXTENSIONS
+from debias_studio.core.data.scan import IMAGE_EXTENSIONS
+from debias_studio.core.errors import StudioError
 
 SVM_C = 0.1
 """DISC's regulariser for the concept SVMs."""
@@ -100,10 +100,10 @@ def cav_from_folder(
 
 
 def model_image_embedder(loaded: object, batch_size: int = 32) -> ImageEmbedder:
-    """An ``ImageEmbedder`` over a ``core.models.LoadedModel`` (decoding with core.imageio)."""
+    """An ``ImageEmbedder`` over a ``core.models.LoadedModel`` (decoding with core.data.imageio)."""
     import torch
 
-    from core.imageio import ImageReadError, open_image
+    from debias_studio.core.data.imageio import ImageReadError, open_image
 
     def embed(files: list[Path]) -> np.ndarray:
         dim = int(loaded.embed_dim)  # type: ignore[attr-defined]

@@ -13,17 +13,21 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core.concepts.environments import DEFAULT_ENVIRONMENTS, class_environments
-from core.concepts.probe import DEFAULT_FOLDS, check_class_sizes, out_of_fold_probabilities
-from core.concepts.result import DiscoveryResult
-from core.concepts.scoring import (
+from debias_studio.core.concepts.environments import DEFAULT_ENVIRONMENTS, class_environments
+from debias_studio.core.concepts.probe import (
+    DEFAULT_FOLDS,
+    check_class_sizes,
+    out_of_fold_probabilities,
+)
+from debias_studio.core.concepts.result import DiscoveryResult
+from debias_studio.core.concepts.scoring import (
     DEFAULT_BUDGET,
     RowSource,
     block_size,
     concept_stats,
     scan_concepts,
 )
-from core.concepts.signals import (
+from debias_studio.core.concepts.signals import (
     DEFAULT_STEP,
     auc_from_histograms,
     combined_score,
@@ -34,8 +38,8 @@ from core.concepts.signals import (
     instability,
     normalise_per_class,
 )
-from core.errors import StudioError
-from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
 
 N_EXEMPLARS = 8
 

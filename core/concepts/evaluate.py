@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from core.concepts.result import DiscoveryResult
-from core.errors import StudioError
+from debias_studio.core.concepts.result import DiscoveryResult
+from debias_studio.core.errors import StudioError
 
 
 def planted_concepts(project: Any, column: str) -> dict[str, str]:

@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from core.errors import StudioError
-from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 
 DEFAULT_FOLDS = 5
 PROBE_C = 1.0

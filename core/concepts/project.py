@@ -1,9 +1,10 @@
 """Discovery on a project: its embeddings, its concept bank, a model's text tower, the store.
 
 The arrays-only method lives in ``core.concepts.discovery``; this module gathers its inputs
-(embeddings through core.embed, computed when not cached; concept vectors from the cached text
-embeddings or from exemplar folders) and writes the result to the project's ``discoveries``
-table. The model is loaded only when a prompt or an exemplar folder is not cached yet.
+(embeddings through core.embed.engine, computed when not cached; concept vectors from the
+cached text embeddings or from exemplar folders) and writes the result to the project's
+``discoveries`` table. The model is loaded only when a prompt or an exemplar folder is not
+cached yet.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from core.concepts.bank import ConceptBank, bank_from_dict, load_bank
-from core.concepts.cav import cav_from_folder, exemplar_files, model_image_embedder
-from core.concepts.discovery import DiscoveryParams, discover_arrays
-from core.concepts.result import DiscoveryResult
-from core.concepts.runs import run_probabilities
-from core.concepts.text_cache import concept_text_vectors, text_cache_file
-from core.errors import StudioError
-from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
+from debias_studio.core.concepts.bank import ConceptBank, bank_from_dict, load_bank
+from debias_studio.core.concepts.cav import cav_from_folder, exemplar_files, model_image_embedder
+from debias_studio.core.concepts.discovery import DiscoveryParams, discover_arrays
+from debias_studio.core.concepts.result import DiscoveryResult
+from debias_studio.core.concepts.runs import run_probabilities
+from debias_studio.core.concepts.text_cache import concept_text_vectors, text_cache_file
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
 
 BANK_META_KEY = "concept_bank"
 STORE_TOP_PER_CLASS = 200
@@ -60,7 +61,7 @@ class LazyModel:
     @property
     def loaded(self) -> Any:
         if self._loaded is None:
-            from core.models import load_model
+            from debias_studio.core.models import load_model
 
             self._loaded = load_model(self.model_name, self.device)
         return self._loaded
@@ -70,7 +71,7 @@ class LazyModel:
 
 
 def model_id_of(model_name: str) -> str:
-    from core.models import resolve_model
+    from debias_studio.core.models import resolve_model
 
     return resolve_model(model_name).model_id
 
@@ -79,7 +80,7 @@ def project_embeddings(
     project: Any, model_name: str, device: str | None, cancel: CancelToken
 ) -> Job[Any]:
     """The project's embeddings for ``model_name``, computing what is not cached."""
-    from core.embed import embed_project, load_embeddings
+    from debias_studio.core.embed.engine import embed_project, load_embeddings
 
     cached = load_embeddings(project, model_name)
     if cached is not None:
@@ -245,7 +246,7 @@ def several_concept_scores(
 ) -> np.ndarray:
     """``concept_scores`` of a few concepts at once (N, len(names)), loading the model at most
     once (a confounder's value set; not meant for a whole bank: see ``discover``)."""
-    from core.embed import load_embeddings
+    from debias_studio.core.embed.engine import load_embeddings
 
     names = [" ".join(str(name).split()) for name in names]
     if not names or not all(names):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.concepts.signals import EXPLANATIONS
+from debias_studio.core.concepts.signals import EXPLANATIONS
 
 ROW_COLUMNS = (
     "class",

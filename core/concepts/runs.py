@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.errors import StudioError
+from debias_studio.core.errors import StudioError
 
 PREDICTIONS_FILE = "predictions.safetensors"
 PREDICTIONS_KEY = "probs"
@@ -47,7 +47,7 @@ def run_probabilities(project: object, run_id: str) -> np.ndarray:
 
 def _from_train_engine(project: object, run_id: str) -> np.ndarray | None:
     try:
-        from core.train.runs import load_predictions
+        from debias_studio.core.train.runs import load_predictions
     except ImportError:
         return None
     predicted = load_predictions(project, run_id)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.concepts.scoring import ConceptStats, RowSource
+from debias_studio.core.concepts.scoring import ConceptStats, RowSource
 
 EXPLANATIONS: dict[str, str] = {
     "association": "How strongly the concept travels with the class (ROC-AUC of its score, "

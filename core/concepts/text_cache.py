@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.concepts.bank import ConceptBank
-from core.errors import StudioError
+from debias_studio.core.concepts.bank import ConceptBank
+from debias_studio.core.errors import StudioError
 
 TextEncoder = Callable[[list[str]], np.ndarray]
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.demo.backgrounds import PER_CLASS, generate_backgrounds
-from core.demo.bias import check_aligned
-from core.demo.digits import generate_digits
-from core.demo.files import MANIFEST_NAME, write_manifest
-from core.errors import DatasetError, ProjectError
-from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
+from debias_studio.core.demo.backgrounds import PER_CLASS, generate_backgrounds
+from debias_studio.core.demo.bias import check_aligned
+from debias_studio.core.demo.digits import generate_digits
+from debias_studio.core.demo.files import MANIFEST_NAME, write_manifest
+from debias_studio.core.errors import DatasetError, ProjectError
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
 
 if TYPE_CHECKING:
-    from core.store import Project
+    from debias_studio.core.store.project import Project
 
 DEMO_KINDS: tuple[str, ...] = ("digits", "backgrounds")
 CONFOUNDER_COLUMN: dict[str, str] = {"digits": "color", "backgrounds": "background"}
@@ -70,8 +70,8 @@ def create_demo_project(
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> Job[Project]:
     """Generate the demo data in ``folder/data`` and make ``folder`` a project holding it."""
-    from core.dataset import open_manifest
-    from core.store import DB_NAME, Project
+    from debias_studio.core.data.dataset import open_manifest
+    from debias_studio.core.store.project import DB_NAME, Project
 
     folder = Path(folder)
     if (folder / DB_NAME).exists():

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.demo.bias import planted_values
-from core.demo.files import write_sample
-from core.demo.palette import OBJECT_COLOURS, jittered
-from core.demo.shapes import place
-from core.demo.textures import BACKGROUNDS, random_crop
-from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from debias_studio.core.demo.bias import planted_values
+from debias_studio.core.demo.files import write_sample
+from debias_studio.core.demo.palette import OBJECT_COLOURS, jittered
+from debias_studio.core.demo.shapes import place
+from debias_studio.core.demo.textures import BACKGROUNDS, random_crop
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 
 OBJECTS: tuple[str, ...] = ("horse", "star", "heart")
 """Classes; object k's bias-aligned background is ``BACKGROUNDS[k]``."""

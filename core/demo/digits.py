@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.demo.bias import planted_values, stratified_splits
-from core.demo.files import write_sample
-from core.demo.palette import DIGIT_COLOURS, jittered
-from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from debias_studio.core.demo.bias import planted_values, stratified_splits
+from debias_studio.core.demo.files import write_sample
+from debias_studio.core.demo.palette import DIGIT_COLOURS, jittered
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 
 IMAGE_SIZE = 48
 BACKGROUND = np.array([0.05, 0.05, 0.065], dtype=np.float32)

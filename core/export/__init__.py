@@ -6,8 +6,14 @@ subset with Waterbirds-style ``metadata.csv``, materialised counterfactual image
 report with its figures as JSON - written all or nothing (core.export.atomic).
 """
 
-from core.export.job import DEFAULT_FORMATS, FORMATS, ExportResult, export_project, parse_formats
-from core.export.layout import LINK_MODES
+from debias_studio.core.export.job import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    ExportResult,
+    export_project,
+    parse_formats,
+)
+from debias_studio.core.export.layout import LINK_MODES
 
 __all__ = [
     "DEFAULT_FORMATS",

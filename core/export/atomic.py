@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.errors import StudioError
+from debias_studio.core.errors import StudioError
 
 PARTIAL = ".partial-"
 OLD = ".replaced-"

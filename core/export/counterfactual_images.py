@@ -24,16 +24,16 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from core.errors import StudioError
-from core.export.atomic import ExportTarget
-from core.export.frame import ConfounderView, ExportFrame
-from core.export.layout import safe_folder_name
-from core.export.manifest import write_table
-from core.imageio import ImageReadError, open_image
-from core.jobs import CancelToken, Job, Progress, run_quiet
-from core.store import Project
-from core.train.counterfactuals import choose_generator
-from core.train.data import SPLIT_CODES, TrainData, load_images
+from debias_studio.core.data.imageio import ImageReadError, open_image
+from debias_studio.core.errors import StudioError
+from debias_studio.core.export.atomic import ExportTarget
+from debias_studio.core.export.frame import ConfounderView, ExportFrame
+from debias_studio.core.export.layout import safe_folder_name
+from debias_studio.core.export.manifest import write_table
+from debias_studio.core.jobs import CancelToken, Job, Progress, run_quiet
+from debias_studio.core.store.project import Project
+from debias_studio.core.train.counterfactuals import choose_generator
+from debias_studio.core.train.data import SPLIT_CODES, TrainData, load_images
 
 FOLDER = "counterfactuals"
 MAX_SIDE = 256

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.errors import StudioError
-from core.store import Project
-from core.train.data import SPLIT_CODES, confounder_values
-from core.train.runs import list_runs, load_predictions
+from debias_studio.core.errors import StudioError
+from debias_studio.core.store.project import Project
+from debias_studio.core.train.data import SPLIT_CODES, confounder_values
+from debias_studio.core.train.runs import list_runs, load_predictions
 
 RESERVED_COLUMNS = (
     "image_id",
@@ -92,9 +92,9 @@ class ExportFrame:
 def annotated_confounders(project: Project) -> list[str]:
     """Names of the project's confounders (none while core.annotate is not installed)."""
     try:
-        import core.annotate as annotate
+        import debias_studio.core.annotate as annotate
     except ModuleNotFoundError as exc:
-        if exc.name != "core.annotate":
+        if exc.name != "debias_studio.core.annotate":
             raise
         return []
     return [c.name for c in annotate.list_confounders(project)]
@@ -198,7 +198,7 @@ def _annotated_aligned(project: Project, name: str) -> np.ndarray | None:
     """The bias-aligned value per class exactly as the app's group matrix shows it."""
     if name not in annotated_confounders(project):
         return None
-    import core.annotate as annotate
+    import debias_studio.core.annotate as annotate
 
     return np.asarray(annotate.group_matrix(project, name).aligned_value, dtype=np.int64)
 

@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import JobCancelled, StudioError
-from core.export.atomic import ExportTarget, check_not_inside, check_target, disk_full
-from core.export.balanced import BALANCE_MODES, balanced_plan
-from core.export.balanced import FOLDER as BALANCED_FOLDER
-from core.export.counterfactual_images import export_counterfactuals
-from core.export.frame import build_frame, describe
-from core.export.layout import FOLDER as LAYOUT_FOLDER
-from core.export.layout import check_mode, imagefolder_plan, place_files
-from core.export.manifest import write_manifest, write_table
-from core.export.report import build_report, render_html
-from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
-from core.store import Project
+from debias_studio.core.errors import JobCancelled, StudioError
+from debias_studio.core.export.atomic import ExportTarget, check_not_inside, check_target, disk_full
+from debias_studio.core.export.balanced import BALANCE_MODES, balanced_plan
+from debias_studio.core.export.balanced import FOLDER as BALANCED_FOLDER
+from debias_studio.core.export.counterfactual_images import export_counterfactuals
+from debias_studio.core.export.frame import build_frame, describe
+from debias_studio.core.export.layout import FOLDER as LAYOUT_FOLDER
+from debias_studio.core.export.layout import check_mode, imagefolder_plan, place_files
+from debias_studio.core.export.manifest import write_manifest, write_table
+from debias_studio.core.export.report import build_report, render_html
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
+from debias_studio.core.store.project import Project
 
 FORMATS = ("manifest", "imagefolder", "balanced", "counterfactuals", "report")
 DEFAULT_FORMATS = ("manifest", "imagefolder", "report")

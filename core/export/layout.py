@@ -21,9 +21,9 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from core.errors import StudioError
-from core.export.atomic import ExportTarget
-from core.jobs import CancelToken, Job, Progress
+from debias_studio.core.errors import StudioError
+from debias_studio.core.export.atomic import ExportTarget
+from debias_studio.core.jobs import CancelToken, Job, Progress
 
 LINK_MODES = ("copy", "hardlink", "symlink")
 FOLDER = "imagefolder"

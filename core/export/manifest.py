@@ -2,15 +2,15 @@
 
 Every image is listed - excluded ones too, flagged with their reason, so nothing the user decided
 is lost - with paths relative to the dataset root (``export.json`` names that root). It opens as a
-new project with ``core.dataset.open_manifest(path, root=<dataset root>)``: the confounder columns
-come back as attributes, and ``group``/``bias`` as plain columns.
+new project with ``core.data.dataset.open_manifest(path, root=<dataset root>)``: the confounder
+columns come back as attributes, and ``group``/``bias`` as plain columns.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from core.export.atomic import ExportTarget
+from debias_studio.core.export.atomic import ExportTarget
 
 CSV_NAME = "manifest.csv"
 PARQUET_NAME = "manifest.parquet"

@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.dataset import summarize
-from core.export import report_figures as draw
-from core.export.frame import ExportFrame
-from core.store import Project
-from core.train.runs import list_runs
+from debias_studio.core.data.dataset import summarize
+from debias_studio.core.export import report_figures as draw
+from debias_studio.core.export.frame import ExportFrame
+from debias_studio.core.store.project import Project
+from debias_studio.core.train.runs import list_runs
 
 TOP_CONCEPTS = 5
 EXEMPLARS = 6

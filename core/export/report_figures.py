@@ -163,7 +163,7 @@ def count_matrix(
 
 def image_strip(paths: Sequence[Path], side: int = 56, gap: int = 3) -> Image.Image | None:
     """Thumbnails side by side (unreadable files are skipped; None when none could be read)."""
-    from core.imageio import ImageReadError, open_image
+    from debias_studio.core.data.imageio import ImageReadError, open_image
 
     tiles = []
     for path in paths:

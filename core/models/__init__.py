@@ -1,13 +1,13 @@
-"""Model registry over open_clip (contracts.md, "core.models").
+"""Model registry over open_clip (contracts.md, "debias_studio.core.models").
 
 Names: ``demo`` (bundled demo CLIP), ``ARCH/TAG`` (open_clip pretrained), ``ARCH@/path/file``
 (local weights), ``local-dir:/folder`` (open_clip folder), ``hf-hub:org/repo``.
 """
 
-from core.models.device import default_device, resolve_device
-from core.models.loaded import LoadedModel
-from core.models.names import ModelSpec, parse_model_name
-from core.models.registry import (
+from debias_studio.core.models.device import default_device, resolve_device
+from debias_studio.core.models.loaded import LoadedModel
+from debias_studio.core.models.names import ModelSpec, parse_model_name
+from debias_studio.core.models.registry import (
     DEMO_DISPLAY_NAME,
     ModelInfo,
     is_cached,

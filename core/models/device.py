@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from core.errors import StudioError
+from debias_studio.core.errors import StudioError
 
 
 def default_device() -> str:

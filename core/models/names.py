@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from core.errors import ModelUnavailableError
+from debias_studio.core.errors import ModelUnavailableError
 
 ModelKind = Literal["demo", "pretrained", "file", "local_dir", "hf_hub"]
 

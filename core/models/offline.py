@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from core.errors import ModelUnavailableError
-from core.jobs import Progress
+from debias_studio.core.errors import ModelUnavailableError
+from debias_studio.core.jobs import Progress
 
 ProgressCallback = Callable[[Progress], None]
 

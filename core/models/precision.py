@@ -30,9 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.models import usercache
-from core.models.int8 import quantize_image_tower
-from core.models.loaded import LoadedModel
+from debias_studio.core.models import usercache
+from debias_studio.core.models.int8 import quantize_image_tower
+from debias_studio.core.models.loaded import LoadedModel
 
 CACHE_FILE = "cpu_precision.json"
 MIN_COSINE = 0.99

@@ -26,15 +26,15 @@ from typing import Any
 
 import torch
 
-from core.errors import ModelUnavailableError
-from core.jobs import Progress
-from core.models import offline
-from core.models.device import resolve_device
-from core.models.loaded import LoadedModel
-from core.models.names import ModelSpec, parse_model_name
-from core.models.offline import ProgressCallback
-from core.models.weights import load_into, weights_hash
-from core.paths import DEMO_MODEL_DIR
+from debias_studio.core.errors import ModelUnavailableError
+from debias_studio.core.jobs import Progress
+from debias_studio.core.models import offline
+from debias_studio.core.models.device import resolve_device
+from debias_studio.core.models.loaded import LoadedModel
+from debias_studio.core.models.names import ModelSpec, parse_model_name
+from debias_studio.core.models.offline import ProgressCallback
+from debias_studio.core.models.weights import load_into, weights_hash
+from debias_studio.core.resources import DEMO_MODEL_DIR
 
 DEMO_DISPLAY_NAME = "Demo CLIP (small model trained on synthetic images; not pretrained CLIP)"
 LOCAL_DIR_WEIGHTS = (

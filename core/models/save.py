@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from core.models.offline import HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME
-from core.models.usercache import write_json_atomic
+from debias_studio.core.models.offline import HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME
+from debias_studio.core.models.usercache import write_json_atomic
 
 
 def create_model(model_cfg: dict[str, Any]) -> torch.nn.Module:

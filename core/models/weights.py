@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from core.errors import ModelUnavailableError
-from core.models import usercache
+from debias_studio.core.errors import ModelUnavailableError
+from debias_studio.core.models import usercache
 
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin")

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.errors import StudioError
+from debias_studio.core.errors import StudioError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -125,7 +125,7 @@ class ProjectionNet(nn.Module):
 
 
 def _clip_tower(model_name: str, clip_blocks: int) -> ClipTower:
-    from core.models import load_model
+    from debias_studio.core.models import load_model
 
     loaded = load_model(model_name, "cpu")
     visual = loaded.model.visual

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from core.errors import StudioError
+from debias_studio.core.errors import StudioError
 
 METHODS = ("erm", "balanced", "counterfactual", "selecmix", "disc")
 BACKBONES = ("head", "clip", "cnn")

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.errors import StudioError
-from core.train.data import TrainData
+from debias_studio.core.errors import StudioError
+from debias_studio.core.train.data import TrainData
 
 FIT_SAMPLE = 4000
 

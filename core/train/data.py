@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.errors import StudioError
-from core.imageio import ImageReadError, open_image
-from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
-from core.store import Project
+from debias_studio.core.data.imageio import ImageReadError, open_image
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from debias_studio.core.store.project import Project
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 EXCLUDED = -1
@@ -143,9 +143,9 @@ def confounder_values(project: Project, name: str | None) -> tuple[np.ndarray, l
 
 def _annotated_confounder(project: Project, name: str) -> tuple[np.ndarray, list[str], str] | None:
     try:
-        import core.annotate as annotate
+        import debias_studio.core.annotate as annotate
     except ModuleNotFoundError as exc:
-        if exc.name != "core.annotate":
+        if exc.name != "debias_studio.core.annotate":
             raise
         return None
     known = {c.name: c for c in annotate.list_confounders(project)}
@@ -158,7 +158,7 @@ def _annotated_confounder(project: Project, name: str) -> tuple[np.ndarray, list
 def _embeddings(
     project: Project, model_name: str, device: str | None, cancel: CancelToken
 ) -> Job[tuple[torch.Tensor, np.ndarray]]:
-    from core.embed import embed_project, load_embeddings
+    from debias_studio.core.embed.engine import embed_project, load_embeddings
 
     embeddings = load_embeddings(project, model_name)
     if embeddings is None:
@@ -170,7 +170,7 @@ def _embeddings(
 
 def _default_size(project: Project, backbone: str, model_name: str) -> int:
     if backbone == "clip":
-        from core.models import load_model
+        from debias_studio.core.models import load_model
 
         return int(load_model(model_name, "cpu").image_size)
     first = open_image(project.dataset.image_path(0))

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import JobCancelled, StudioError
-from core.jobs import NEVER_CANCELLED, CancelToken, Job
-from core.store import Project
-from core.train.config import TrainConfig
-from core.train.data import TrainData, load_train_data
-from core.train.loop import DistContext, EpochCallback, fit
-from core.train.methods import ConceptExemplars
-from core.train.runs import (
+from debias_studio.core.errors import JobCancelled, StudioError
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job
+from debias_studio.core.store.project import Project
+from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.data import TrainData, load_train_data
+from debias_studio.core.train.loop import DistContext, EpochCallback, fit
+from debias_studio.core.train.methods import ConceptExemplars
+from debias_studio.core.train.runs import (
     RunRecord,
     create_run,
     finish_run,
@@ -141,6 +141,6 @@ def load_run_data(
 def discovered_concepts(project: Project, data: TrainData) -> list[ConceptExemplars] | None:
     """Concept exemplars and sensitivities from the project's latest discovery; None (no
     discovery yet) makes the DISC cure fall back to the confounder's values."""
-    from core.concepts import cure_exemplars
+    from debias_studio.core.concepts import cure_exemplars
 
     return cure_exemplars(project, data)

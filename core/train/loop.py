@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
-from core.train.backbones import build_classifier
-from core.train.config import TrainConfig
-from core.train.data import TrainData
-from core.train.methods import Batch, ConceptExemplars, make_method
-from core.train.metrics import group_metrics
-from core.train.runs import BEST, load_checkpoint, save_checkpoint, save_weights
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from debias_studio.core.train.backbones import build_classifier
+from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.data import TrainData
+from debias_studio.core.train.methods import Batch, ConceptExemplars, make_method
+from debias_studio.core.train.metrics import group_metrics
+from debias_studio.core.train.runs import BEST, load_checkpoint, save_checkpoint, save_weights
 
 EpochCallback = Callable[[dict[str, Any]], None]
 
@@ -93,7 +93,7 @@ def fit(
         method.load_state(method_state)
         start_epoch, history, best = meta["epoch"] + 1, meta["history"], meta["best"]
         if (run_folder / BEST).is_file():
-            from core.train.runs import load_weights
+            from debias_studio.core.train.runs import load_weights
 
             best_state = load_weights(run_folder / BEST)
 

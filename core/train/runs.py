@@ -21,9 +21,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from core.errors import StudioError
-from core.store import Project
-from core.train.config import TrainConfig
+from debias_studio.core.errors import StudioError
+from debias_studio.core.store.project import Project
+from debias_studio.core.train.config import TrainConfig
 
 CHECKPOINT = "checkpoint.safetensors"
 BEST = "best.safetensors"
@@ -99,7 +99,7 @@ def save_predictions(folder: Path, model: nn.Module, data: Any, device: str | No
     """Predict every usable image with the run's kept model and store the classes."""
     import numpy as np
 
-    from core.train.loop import predict, resolve_device
+    from debias_studio.core.train.loop import predict, resolve_device
 
     ids = np.flatnonzero(data.split >= 0)
     predictions = np.full(len(data.labels), -1, dtype=np.int64)

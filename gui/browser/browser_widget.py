@@ -19,11 +19,11 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel
 
-from gui.browser.filters import Filters, Mask, apply_filters, filter_columns
-from gui.browser.grid_model import GridModel
-from gui.browser.grid_view import GridView
-from gui.session import Session
-from gui.thumbnails import ThumbnailLoader
+from debias_studio.gui.browser.filters import Filters, Mask, apply_filters, filter_columns
+from debias_studio.gui.browser.grid_model import GridModel
+from debias_studio.gui.browser.grid_view import GridView
+from debias_studio.gui.session import Session
+from debias_studio.gui.thumbnails import ThumbnailLoader
 
 ALL = "all"
 

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.session import Session
-from gui.thumbnails import make_thumbnail
-from gui.workers import JobRunner
+from debias_studio.gui.session import Session
+from debias_studio.gui.thumbnails import make_thumbnail
+from debias_studio.gui.workers import JobRunner
 
 PREVIEW_SIZE = 320
 

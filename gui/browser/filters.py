@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gui.session import Column, Session
+from debias_studio.gui.session import Column, Session
 
 
 def filter_columns(session: Session) -> dict[str, Column]:

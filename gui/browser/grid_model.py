@@ -12,8 +12,8 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QPixmap
 
-from gui.session import Session
-from gui.thumbnails import ThumbnailLoader
+from debias_studio.gui.session import Session
+from debias_studio.gui.thumbnails import ThumbnailLoader
 
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SUBTITLE_ROLE = Qt.ItemDataRole.UserRole + 2

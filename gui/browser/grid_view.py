@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.browser.grid_model import GridModel
+from debias_studio.gui.browser.grid_model import GridModel
 
 PAD = 6
 TEXT_HEIGHT = 18

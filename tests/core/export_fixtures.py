@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.annotate import add_confounder, set_values
-from core.demo import create_demo_project
-from core.jobs import run_quiet
-from core.store import Project
-from core.train import TrainConfig, train_run
-from core.train.runs import create_run, finish_run
+from debias_studio.core.annotate import add_confounder, set_values
+from debias_studio.core.demo import create_demo_project
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.store.project import Project
+from debias_studio.core.train import TrainConfig, train_run
+from debias_studio.core.train.runs import create_run, finish_run
 
 CONFOUNDER = "bg"
 OVERRIDDEN_ID = 0

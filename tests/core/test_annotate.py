@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.annotate import (
+from debias_studio.core.annotate import (
     add_confounder,
     assignments,
     build_group_matrix,
@@ -20,7 +20,7 @@ from core.annotate import (
     threshold_preview,
     undo,
 )
-from core.errors import StudioError
+from debias_studio.core.errors import StudioError
 from tests.core.test_concepts_support import COLOURS, OBJECTS, synthetic  # noqa: F401
 
 
@@ -179,7 +179,7 @@ def test_group_matrix_by_hand() -> None:
 
 
 def test_cli_confounder_commands(synthetic: dict, capsys: pytest.CaptureFixture) -> None:  # noqa: F811
-    from core.cli import main
+    from debias_studio.cli import main
 
     folder = str(synthetic["project"].folder)
     assert main(["confounder", "add", folder, "--name", "hue", "--column", "color"]) == 0

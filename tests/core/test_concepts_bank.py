@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.concepts.bank import BUILTIN_BANK, ConceptBank, bank_from_dict, load_bank
-from core.concepts.text_cache import concept_text_vectors, text_cache_file
-from core.errors import StudioError
+from debias_studio.core.concepts.bank import BUILTIN_BANK, ConceptBank, bank_from_dict, load_bank
+from debias_studio.core.concepts.text_cache import concept_text_vectors, text_cache_file
+from debias_studio.core.errors import StudioError
 from tests.core.test_concepts_support import FakeEncoder
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from core.concepts.cav import cav_from_folder, exemplar_files, learn_cav
-from core.concepts.scoring import (
+from debias_studio.core.concepts.cav import cav_from_folder, exemplar_files, learn_cav
+from debias_studio.core.concepts.scoring import (
     ConceptStats,
     RowSource,
     concept_stats,
@@ -17,7 +17,7 @@ from core.concepts.scoring import (
     score_blocks,
     top_in_rows,
 )
-from core.concepts.signals import (
+from debias_studio.core.concepts.signals import (
     ImageSums,
     auc_from_histograms,
     combined_score,
@@ -28,7 +28,7 @@ from core.concepts.signals import (
     instability,
     normalise_per_class,
 )
-from core.errors import StudioError
+from debias_studio.core.errors import StudioError
 
 
 def _aucs(scores: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:

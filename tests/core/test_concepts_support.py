@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.dataset import Dataset, DatasetSpec
-from core.store import Project
+from debias_studio.core.data.dataset import Dataset, DatasetSpec
+from debias_studio.core.store.project import Project
 
 COLOURS = ["red", "green", "blue"]
 OBJECTS = ["star", "heart", "circle"]
@@ -94,9 +94,9 @@ def make_project(folder: Path, w: dict, *, split_seed: int = 0) -> Project:
 @pytest.fixture
 def synthetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A project on ``world()`` whose 'fake' model embeds images and text without weights."""
-    import core.concepts.project as concept_project
-    import core.embed as embed
-    from core.embed import EmbeddingSet
+    import debias_studio.core.concepts.project as concept_project
+    import debias_studio.core.embed.engine as embed
+    from debias_studio.core.embed.engine import EmbeddingSet
 
     w = world()
     project = make_project(tmp_path, w)

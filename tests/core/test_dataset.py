@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.dataset import (
+from debias_studio.core.data.dataset import (
     Dataset,
     ImageProblem,
     open_dataset,
@@ -16,9 +16,9 @@ from core.dataset import (
     open_manifest,
     summarize,
 )
-from core.errors import DatasetError, JobCancelled
-from core.jobs import CancelToken, Progress, run_job, run_quiet
-from core.store import Project
+from debias_studio.core.errors import DatasetError, JobCancelled
+from debias_studio.core.jobs import CancelToken, Progress, run_job, run_quiet
+from debias_studio.core.store.project import Project
 from tests.core.dataset_files import write_classes, write_csv, write_image
 
 
@@ -204,7 +204,7 @@ def test_project_round_trip_keeps_table_classes_and_problems(tmp_path: Path) -> 
 def test_cli_new_and_info_json_report_counts_and_problems(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from core.cli import main
+    from debias_studio.cli import main
 
     write_classes(tmp_path / "imgs", {"cat": 3, "dog": 3})
     (tmp_path / "imgs" / "dog" / "zero.jpg").write_bytes(b"")

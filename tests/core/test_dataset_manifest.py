@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.dataset import open_manifest
-from core.errors import DatasetError
-from core.jobs import run_quiet
+from debias_studio.core.data.dataset import open_manifest
+from debias_studio.core.errors import DatasetError
+from debias_studio.core.jobs import run_quiet
 from tests.core.dataset_files import write_classes, write_csv, write_image
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.dataset import Dataset, open_folder, open_manifest
-from core.errors import DatasetError
-from core.imageio import MAX_PIXELS, ImageReadError, check_image
-from core.jobs import run_quiet
-from core.rootpaths import DatasetRoot
-from core.validate import check_files, inspect_file
+from debias_studio.core.data.dataset import Dataset, open_folder, open_manifest
+from debias_studio.core.data.imageio import MAX_PIXELS, ImageReadError, check_image
+from debias_studio.core.data.rootpaths import DatasetRoot
+from debias_studio.core.data.validate import check_files, inspect_file
+from debias_studio.core.errors import DatasetError
+from debias_studio.core.jobs import run_quiet
 from tests.core.dataset_files import (
     write_classes,
     write_csv,
@@ -113,7 +113,7 @@ def test_a_decoder_crash_is_one_unreadable_file(
     def crash(path: Path, **kwargs: object) -> None:
         raise RuntimeError("decoder bug")
 
-    monkeypatch.setattr("core.validate.check_image", crash)
+    monkeypatch.setattr("debias_studio.core.data.validate.check_image", crash)
     check = inspect_file("a/0.png", DatasetRoot.of(tmp_path))
     assert (check.problem, check.ok) == ("unreadable", False)
     assert "decoder bug" in check.detail

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core.dataset import open_folder, open_manifest
-from core.errors import DatasetError
-from core.jobs import run_quiet
-from core.natural import natural_sorted
-from core.splits import assign_splits, split_sizes
+from debias_studio.core.data.dataset import open_folder, open_manifest
+from debias_studio.core.data.natural import natural_sorted
+from debias_studio.core.data.splits import assign_splits, split_sizes
+from debias_studio.core.errors import DatasetError
+from debias_studio.core.jobs import run_quiet
 from tests.core.dataset_files import write_classes, write_csv
 
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.demo.palette import DIGIT_COLOURS, NAMED_COLOURS
-from core.demo.textures import BACKGROUNDS
-from core.models.demo_captions import unseen_names
-from core.models.demo_corpus import Scene, render
-from core.models.demo_eval import image_embeddings, text_embeddings
-from core.paths import DEMO_MODEL_DIR, RESOURCES
+from debias_studio.core.demo.clip.captions import unseen_names
+from debias_studio.core.demo.clip.corpus import Scene, render
+from debias_studio.core.demo.clip.evaluate import image_embeddings, text_embeddings
+from debias_studio.core.demo.palette import DIGIT_COLOURS, NAMED_COLOURS
+from debias_studio.core.demo.textures import BACKGROUNDS
+from debias_studio.core.resources import DEMO_MODEL_DIR, RESOURCES
 
 WEIGHTS = DEMO_MODEL_DIR / "open_clip_model.safetensors"
 BANK = RESOURCES / "concepts" / "concept_bank.json"
@@ -125,7 +125,7 @@ def test_bank_words_the_model_never_saw_score_all_images_alike() -> None:
 
 
 def test_the_registry_loads_it_as_the_demo_model() -> None:
-    from core.models import load_model
+    from debias_studio.core.models import load_model
 
     loaded = load_model("demo", device="cpu")
     assert loaded.is_demo

@@ -8,16 +8,16 @@ import json
 import numpy as np
 import pytest
 
-from core.concepts import (
+from debias_studio.core.concepts import (
     ConceptBank,
     DiscoveryParams,
     discover,
     discover_arrays,
     latest_discovery,
 )
-from core.concepts.runs import PREDICTIONS_FILE
-from core.errors import StudioError
-from core.jobs import run_quiet
+from debias_studio.core.concepts.runs import PREDICTIONS_FILE
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import run_quiet
 from tests.core.test_concepts_support import (  # noqa: F401 (fixture)
     COLOURS,
     DISTRACTORS,
@@ -164,7 +164,7 @@ def test_bad_concept_files_change_nothing(synthetic: dict, tmp_path) -> None:  #
 
 
 def test_cli_discover_writes_ranked_rows(synthetic: dict, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    from core.cli import main
+    from debias_studio.cli import main
 
     bank = ConceptBank(categories={"colour": COLOURS, "shape": OBJECTS, "other": DISTRACTORS})
     bank.save(tmp_path / "bank.json")
@@ -182,7 +182,7 @@ def test_cli_discover_writes_ranked_rows(synthetic: dict, tmp_path) -> None:  # 
 
 
 def test_project_discovery_from_a_runs_predicted_classes(synthetic: dict) -> None:  # noqa: F811
-    from core.train.runs import PREDICTIONS
+    from debias_studio.core.train.runs import PREDICTIONS
 
     project, w = synthetic["project"], synthetic["world"]
     with project.transaction() as db:

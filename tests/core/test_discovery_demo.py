@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from core.concepts import discover
-from core.concepts.evaluate import evaluation, planted_concepts
-from core.demo import CONFOUNDER_COLUMN, create_demo_project
-from core.jobs import run_quiet
-from core.paths import DEMO_MODEL_DIR
+from debias_studio.core.concepts import discover
+from debias_studio.core.concepts.evaluate import evaluation, planted_concepts
+from debias_studio.core.demo import CONFOUNDER_COLUMN, create_demo_project
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.resources import DEMO_MODEL_DIR
 
 pytestmark = [
     pytest.mark.slow,

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import core.embed
-from core.dataset import Dataset, DatasetSpec
-from core.embed import embed_project, load_embeddings
-from core.errors import JobCancelled
-from core.jobs import CancelToken, Progress, run_job
-from core.store import Project
+import debias_studio.core.embed.engine
+from debias_studio.core.data.dataset import Dataset, DatasetSpec
+from debias_studio.core.embed.engine import embed_project, load_embeddings
+from debias_studio.core.errors import JobCancelled
+from debias_studio.core.jobs import CancelToken, Progress, run_job
+from debias_studio.core.store.project import Project
 from tests.core.test_models_tiny import save_tiny_model
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 60, 220), (240, 220, 20), (20, 20, 20)]
@@ -25,7 +25,7 @@ COLOURS = [(220, 30, 30), (30, 200, 40), (40, 60, 220), (240, 220, 20), (20, 20,
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEBIAS_STUDIO_CACHE", str(tmp_path / "user-cache"))
     monkeypatch.setenv("DEBIAS_STUDIO_CPU_PRECISION", "fp32")
-    core.embed._ENGINE_MODELS.clear()
+    debias_studio.core.embed.engine._ENGINE_MODELS.clear()
 
 
 @pytest.fixture
@@ -94,8 +94,8 @@ def test_embeddings_shape_norm_and_cache(tmp_path: Path, model_name: str) -> Non
 
 def test_same_images_embed_alike_and_match_direct_encoding(tmp_path: Path, model_name: str) -> None:
     """Row i is image i: the engine's vectors equal encoding the files one by one."""
-    from core.imageio import open_image
-    from core.models import load_model
+    from debias_studio.core.data.imageio import open_image
+    from debias_studio.core.models import load_model
 
     root = tmp_path / "images"
     root.mkdir()

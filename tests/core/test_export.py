@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.annotate import add_confounder, assignments, get_confounder, group_matrix
-from core.cli import main
-from core.dataset import open_manifest
-from core.errors import StudioError
-from core.export import export_project
-from core.export.balanced import balanced_rows
-from core.export.frame import build_frame
-from core.jobs import run_quiet
-from core.store import Project
-from core.train import list_runs
+from debias_studio.cli import main
+from debias_studio.core.annotate import add_confounder, assignments, get_confounder, group_matrix
+from debias_studio.core.data.dataset import open_manifest
+from debias_studio.core.errors import StudioError
+from debias_studio.core.export import export_project
+from debias_studio.core.export.balanced import balanced_rows
+from debias_studio.core.export.frame import build_frame
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.store.project import Project
+from debias_studio.core.train import list_runs
 from tests.core.export_fixtures import (
     CONFOUNDER,
     EXCLUDED,

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-import core.export.layout as layout
-import core.export.manifest as manifest
-from core.errors import JobCancelled, StudioError
-from core.export import export_project
-from core.jobs import CancelToken, Progress, run_job, run_quiet
-from core.store import Project
+import debias_studio.core.export.layout as layout
+import debias_studio.core.export.manifest as manifest
+from debias_studio.core.errors import JobCancelled, StudioError
+from debias_studio.core.export import export_project
+from debias_studio.core.jobs import CancelToken, Progress, run_job, run_quiet
+from debias_studio.core.store.project import Project
 from tests.core.train_fixtures import shapes_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,9 +93,9 @@ def test_cancel_leaves_no_output_folder(project_folder, tmp_path) -> None:
 CHILD = textwrap.dedent(
     """
     import sys, time
-    import core.export.layout as layout
-    from core.export import export_project
-    from core.store import Project
+    import debias_studio.core.export.layout as layout
+    from debias_studio.core.export import export_project
+    from debias_studio.core.store.project import Project
 
     real = layout.place_file
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import JobCancelled
-from core.jobs import CancelToken, Job, Progress, delegate, run_job
+from debias_studio.core.errors import JobCancelled
+from debias_studio.core.jobs import CancelToken, Job, Progress, delegate, run_job
 
 
 def counting_job(n: int, cancel: CancelToken) -> Job[int]:

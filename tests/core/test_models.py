@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import ModelUnavailableError
-from core.models import (
+from debias_studio.core.errors import ModelUnavailableError
+from debias_studio.core.models import (
     list_architectures,
     list_pretrained,
     load_model,
@@ -119,13 +119,13 @@ def test_local_file_loads_and_mismatch_is_explained(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailableError, match="do not fit architecture ViT-S-32"):
         load_model(f"ViT-S-32@{weights}", "cpu")
     # the same weights as a pickle-free .pt file load into the right architecture
-    from core.models.weights import read_state_dict
+    from debias_studio.core.models.weights import read_state_dict
 
     state = read_state_dict(weights)
     pt_file = tmp_path / "tiny.pt"
     torch.save({"state_dict": state}, pt_file)
-    from core.models.save import create_model
-    from core.models.weights import load_into
+    from debias_studio.core.models.save import create_model
+    from debias_studio.core.models.weights import load_into
 
     model = create_model(TINY_CFG)
     load_into(model, pt_file, "tiny")
@@ -135,7 +135,7 @@ def test_local_file_loads_and_mismatch_is_explained(tmp_path: Path) -> None:
 def test_pickled_code_is_refused(tmp_path: Path) -> None:
     evil = tmp_path / "evil.pt"
     torch.save({"state_dict": {"w": torch.zeros(1)}, "hook": Path("/x")}, evil)
-    from core.models.weights import read_state_dict
+    from debias_studio.core.models.weights import read_state_dict
 
     with pytest.raises(ModelUnavailableError, match="more than plain tensors"):
         read_state_dict(evil)
@@ -163,7 +163,7 @@ def test_demo_model_labels_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_encoders_agree_across_cpu_precisions(tmp_path: Path) -> None:
-    from core.models.precision import build_encoder, measure_precisions
+    from debias_studio.core.models.precision import build_encoder, measure_precisions
 
     loaded = load_model(f"local-dir:{save_tiny_model(tmp_path / 'tiny')}", "cpu")
     batch = torch.randn(6, 3, 32, 32)
@@ -178,8 +178,8 @@ def test_encoders_agree_across_cpu_precisions(tmp_path: Path) -> None:
 
 
 def test_device_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.errors import StudioError
-    from core.models import default_device, resolve_device
+    from debias_studio.core.errors import StudioError
+    from debias_studio.core.models import default_device, resolve_device
 
     monkeypatch.setenv("DEBIAS_STUDIO_DEVICE", "cpu")
     assert default_device() == "cpu"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.models import load_model
-from core.models.save import create_model, save_local_dir
+from debias_studio.core.models import load_model
+from debias_studio.core.models.save import create_model, save_local_dir
 
 TINY_CFG = {
     "embed_dim": 16,

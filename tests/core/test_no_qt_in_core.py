@@ -32,13 +32,13 @@ def core_modules() -> list[str]:
             continue
         if parts[-1] == "__init__":
             parts = parts[:-1]
-        modules.append(".".join(parts))
+        modules.append(".".join(("debias_studio", *parts)))
     return modules
 
 
 def test_every_core_module_imports_without_qt() -> None:
     modules = core_modules()
-    assert "core.jobs" in modules and "core.store" in modules
+    assert "debias_studio.core.jobs" in modules and "debias_studio.core.store.project" in modules
     result = subprocess.run(
         [sys.executable, "-c", _BLOCKER, *modules],
         capture_output=True,

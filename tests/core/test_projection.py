@@ -1,13 +1,18 @@
-"""core.projection: PCA map, density image, rectangle selection."""
+"""core.embed.projection: PCA map, density image, rectangle selection."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.errors import StudioError
-from core.jobs import run_quiet
-from core.projection import density_image, inside_polygon, inside_rectangle, pca_2d
+from debias_studio.core.embed.projection import (
+    density_image,
+    inside_polygon,
+    inside_rectangle,
+    pca_2d,
+)
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import run_quiet
 
 
 def test_pca_finds_the_direction_of_largest_spread() -> None:

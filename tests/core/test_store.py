@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.dataset import Dataset, DatasetSpec, ImageProblem
-from core.errors import ProjectError
-from core.store import DB_NAME, SCHEMA_VERSION, Project
+from debias_studio.core.data.dataset import Dataset, DatasetSpec, ImageProblem
+from debias_studio.core.errors import ProjectError
+from debias_studio.core.store.project import DB_NAME, SCHEMA_VERSION, Project
 
 
 def tiny_dataset(root: Path) -> Dataset:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ProjectError
-from core.store import Project
+from debias_studio.core.errors import ProjectError
+from debias_studio.core.store.project import Project
 from tests.core.test_store import tiny_dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 HOLD = textwrap.dedent(
     """
     import sys, time
-    from core.store import Project
+    from debias_studio.core.store.project import Project
     project = Project.open(sys.argv[1])
     print("writable" if not project.read_only else "read-only", flush=True)
     if len(sys.argv) > 2:

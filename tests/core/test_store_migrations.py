@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import core.store as store
-from core.errors import ProjectError
-from core.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Project
+import debias_studio.core.store.project as store
+from debias_studio.core.errors import ProjectError
+from debias_studio.core.store.project import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Project
 from tests.core.test_store import tiny_dataset
 
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import core.embed
-from core.dataset import Dataset, DatasetSpec
-from core.embed import embed_project
-from core.jobs import run_quiet
-from core.store import Project
+import debias_studio.core.embed.engine
+from debias_studio.core.data.dataset import Dataset, DatasetSpec
+from debias_studio.core.embed.engine import embed_project
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.store.project import Project
 from tests.core.test_models_tiny import save_tiny_model
 
 
@@ -23,7 +23,7 @@ from tests.core.test_models_tiny import save_tiny_model
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEBIAS_STUDIO_CACHE", str(tmp_path / "user-cache"))
     monkeypatch.setenv("DEBIAS_STUDIO_CPU_PRECISION", "fp32")
-    core.embed._ENGINE_MODELS.clear()
+    debias_studio.core.embed.engine._ENGINE_MODELS.clear()
 
 
 def test_a_file_changed_on_disk_is_embedded_again(tmp_path: Path) -> None:

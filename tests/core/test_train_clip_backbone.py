@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.demo import create_demo_project
-from core.jobs import run_quiet
-from core.paths import DEMO_MODEL_DIR
-from core.train import TrainConfig, fit
-from core.train.backbones import build_classifier
-from core.train.job import load_run_data
+from debias_studio.core.demo import create_demo_project
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.resources import DEMO_MODEL_DIR
+from debias_studio.core.train import TrainConfig, fit
+from debias_studio.core.train.backbones import build_classifier
+from debias_studio.core.train.job import load_run_data
 
 pytestmark = [
     pytest.mark.slow,

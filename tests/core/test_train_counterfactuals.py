@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.train.counterfactuals import (
+from debias_studio.core.train.counterfactuals import (
     BackgroundSwap,
     ColourCounterfactual,
     LatentCounterfactual,

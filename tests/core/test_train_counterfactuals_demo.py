@@ -10,13 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from core.demo import create_demo_project
-from core.demo.palette import NAMED_COLOURS
-from core.jobs import run_quiet
-from core.train import TrainConfig
-from core.train.counterfactuals import BackgroundSwap, ColourCounterfactual, choose_generator
-from core.train.data import TrainData
-from core.train.job import load_run_data
+from debias_studio.core.demo import create_demo_project
+from debias_studio.core.demo.palette import NAMED_COLOURS
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.train import TrainConfig
+from debias_studio.core.train.counterfactuals import (
+    BackgroundSwap,
+    ColourCounterfactual,
+    choose_generator,
+)
+from debias_studio.core.train.data import TrainData
+from debias_studio.core.train.job import load_run_data
 
 
 def _demo_data(folder: Path, kind: str, confounder: str, per_class: int) -> TrainData:

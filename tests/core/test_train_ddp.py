@@ -10,8 +10,8 @@ import torch
 import torch.distributed as tdist
 import torch.multiprocessing as mp
 
-from core.jobs import run_quiet
-from core.train import DistContext, TrainConfig, fit
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.train import DistContext, TrainConfig, fit
 from tests.core.train_fixtures import feature_data
 
 CONFIG = {

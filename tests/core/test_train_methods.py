@@ -6,14 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import StudioError
-from core.jobs import run_quiet
-from core.train import TrainConfig, TrainData, fit
-from core.train.backbones import build_classifier
-from core.train.loop import make_batch
-from core.train.methods import make_method
-from core.train.methods.base import cross_entropy
-from core.train.methods.selecmix import contrastive_partners, mix_pairs, supcon_gsc_loss
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import run_quiet
+from debias_studio.core.train import TrainConfig, TrainData, fit
+from debias_studio.core.train.backbones import build_classifier
+from debias_studio.core.train.loop import make_batch
+from debias_studio.core.train.methods import make_method
+from debias_studio.core.train.methods.base import cross_entropy
+from debias_studio.core.train.methods.selecmix import (
+    contrastive_partners,
+    mix_pairs,
+    supcon_gsc_loss,
+)
 from tests.core.train_fixtures import feature_data, shapes_data, shapes_on_backgrounds_data
 
 VARIANTS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.train.metrics import group_metrics, mean_std
+from debias_studio.core.train.metrics import group_metrics, mean_std
 
 
 def test_metrics_match_a_hand_computed_case() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.errors import JobCancelled
-from core.jobs import CancelToken, run_quiet
-from core.store import Project
-from core.train import TrainConfig, list_runs, resume_run, train_run
+from debias_studio.cli import main
+from debias_studio.core.errors import JobCancelled
+from debias_studio.core.jobs import CancelToken, run_quiet
+from debias_studio.core.store.project import Project
+from debias_studio.core.train import TrainConfig, list_runs, resume_run, train_run
 from tests.core.train_fixtures import shapes_project
 
 

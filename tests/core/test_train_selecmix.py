@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.train.methods.selecmix import (
+from debias_studio.core.train.methods.selecmix import (
     annotation_partners,
     contrastive_partners,
     mix_pairs,

@@ -14,9 +14,9 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from core.dataset import Dataset, DatasetSpec
-from core.store import Project
-from core.train.data import SPLIT_CODES, TrainData
+from debias_studio.core.data.dataset import Dataset, DatasetSpec
+from debias_studio.core.store.project import Project
+from debias_studio.core.train.data import SPLIT_CODES, TrainData
 
 COLOURS = np.array([[1.0, 0.1, 0.1], [0.1, 1.0, 0.1], [0.2, 0.3, 1.0], [1.0, 1.0, 0.1]])
 NAMES = ["red", "green", "blue", "yellow"]

@@ -13,10 +13,18 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, QThreadPool
 
-from gui.thumbnails import thumbnail_pools
-from gui.workers import running_workers
+from debias_studio.gui.gc_guard import collect_on_gui_thread
+from debias_studio.gui.thumbnails import thumbnail_pools
+from debias_studio.gui.workers import running_workers
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 220)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gc_on_the_gui_thread(qapp) -> Iterator[None]:
+    """As in the app: cyclic garbage is collected on the GUI thread only (gui.gc_guard)."""
+    collect_on_gui_thread(qapp)
+    yield
 
 
 @pytest.fixture(autouse=True)
@@ -90,9 +98,9 @@ def tiny_manifest(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_project(tmp_path: Path, tiny_manifest: Path) -> Path:
     """A project folder on 24 small images (created without the GUI)."""
-    from core.dataset import open_manifest
-    from core.jobs import run_quiet
-    from core.store import Project
+    from debias_studio.core.data.dataset import open_manifest
+    from debias_studio.core.jobs import run_quiet
+    from debias_studio.core.store.project import Project
 
     folder = tmp_path / "project"
     dataset = run_quiet(open_manifest(tiny_manifest))
@@ -102,7 +110,7 @@ def tiny_project(tmp_path: Path, tiny_manifest: Path) -> Path:
 
 @pytest.fixture
 def window(qtbot):
-    from gui.main_window import MainWindow
+    from debias_studio.gui.main_window import MainWindow
 
     win = MainWindow()
     qtbot.addWidget(win)

@@ -46,13 +46,13 @@ class FakeClip:
         )
 
     def concept_scores(self, project: Any, concept: str, model_name: str = "demo", **_: Any):
-        from core.concepts import standardised_scores
+        from debias_studio.core.concepts import standardised_scores
 
         self.scored.append(concept)
         return standardised_scores(self.vectors, self.valid, self.text[concept])
 
     def discover(self, project: Any, model_name: str = "demo", *, cancel: Any, **_: Any):
-        from core.concepts import discover_arrays, store_discovery
+        from debias_studio.core.concepts import discover_arrays, store_discovery
 
         dataset = project.dataset
         names = list(CONCEPTS)
@@ -70,9 +70,9 @@ class FakeClip:
         return result
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import core.concepts
-        import core.embed
+        import debias_studio.core.concepts
+        import debias_studio.core.embed.engine
 
-        monkeypatch.setattr(core.embed, "load_embeddings", self.embeddings)
-        monkeypatch.setattr(core.concepts, "concept_scores", self.concept_scores)
-        monkeypatch.setattr(core.concepts, "discover", self.discover)
+        monkeypatch.setattr(debias_studio.core.embed.engine, "load_embeddings", self.embeddings)
+        monkeypatch.setattr(debias_studio.core.concepts, "concept_scores", self.concept_scores)
+        monkeypatch.setattr(debias_studio.core.concepts, "discover", self.discover)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gui.browser.filters import Mask
-from gui.thumbnails import make_thumbnail
+from debias_studio.gui.browser.filters import Mask
+from debias_studio.gui.thumbnails import make_thumbnail
 
 
 def open_tiny(window, qtbot, folder: Path) -> None:
@@ -116,7 +116,7 @@ def test_the_concept_bank_can_be_edited(window, qtbot, tiny_project: Path) -> No
     dialog.members.setPlainText("tripod\nlens cap")
     dialog.save()
     qtbot.waitUntil(lambda: not window.runner.jobs(), timeout=10000)
-    from core.concepts import project_bank
+    from debias_studio.core.concepts import project_bank
 
     bank = project_bank(window.session.project)
     assert bank.category_of("tripod") == "studio"
@@ -145,7 +145,7 @@ def test_counterfactual_preview_before_training(window, qtbot, tiny_project: Pat
 def test_export_dialog_runs_the_export_engine(
     window, qtbot, tiny_project: Path, tmp_path: Path
 ) -> None:
-    from gui.export_dialog import ExportDialog
+    from debias_studio.gui.export_dialog import ExportDialog
 
     open_tiny(window, qtbot, tiny_project)
     dialog = ExportDialog(window.hub, window)

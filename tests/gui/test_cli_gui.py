@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import gui.app
-from core.cli import main
+import debias_studio.gui.app
+from debias_studio.cli import main
 
 
 def test_gui_command_passes_project_and_demo(monkeypatch, tmp_path: Path) -> None:
     seen: list[tuple] = []
     monkeypatch.setattr(
-        gui.app, "run", lambda project, demo=False: seen.append((project, demo)) or 0
+        debias_studio.gui.app, "run", lambda project, demo=False: seen.append((project, demo)) or 0
     )
     assert main(["gui", "--demo", "backgrounds"]) == 0
     assert main(["gui", str(tmp_path)]) == 0
@@ -19,7 +19,7 @@ def test_gui_command_passes_project_and_demo(monkeypatch, tmp_path: Path) -> Non
 
 
 def test_demo_folder_is_per_user(monkeypatch, tmp_path: Path) -> None:
-    from gui.settings import demo_project_folder
+    from debias_studio.gui.settings import demo_project_folder
 
     monkeypatch.setenv("DEBIAS_STUDIO_DATA", str(tmp_path))
     assert demo_project_folder("digits") == tmp_path / "demo-digits"

@@ -1,8 +1,8 @@
 """gui.engine restates a few engine constants to stay light to import; keep them equal."""
 
-from core.concepts.result import ROW_COLUMNS
-from core.train.config import SUGGESTED
-from gui import engine
+from debias_studio.core.concepts.result import ROW_COLUMNS
+from debias_studio.core.train.config import SUGGESTED
+from debias_studio.gui import engine
 
 
 def test_gui_discovery_columns_match_the_engine() -> None:

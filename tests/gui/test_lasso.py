@@ -9,8 +9,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from core.projection import inside_polygon
-from gui.lasso import LassoViewBox
+from debias_studio.core.embed.projection import inside_polygon
+from debias_studio.gui.lasso import LassoViewBox
 
 
 def _drag(qtbot, widget, points: list[QPoint]) -> None:  # type: ignore[no-untyped-def]

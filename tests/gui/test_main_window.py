@@ -9,12 +9,12 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from core.dataset import open_manifest
-from core.jobs import Progress
-from core.store import Project
-from gui import main_window as main_window_module
-from gui.main_window import MainWindow
-from gui.session import demo_session
+from debias_studio.core.data.dataset import open_manifest
+from debias_studio.core.jobs import Progress
+from debias_studio.core.store.project import Project
+from debias_studio.gui import main_window as main_window_module
+from debias_studio.gui.main_window import MainWindow
+from debias_studio.gui.session import demo_session
 from tests.gui.conftest import write_tiny_images
 
 

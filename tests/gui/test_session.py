@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gui import main_window as main_window_module
-from gui.session import demo_session
+from debias_studio.gui import main_window as main_window_module
+from debias_studio.gui.session import demo_session
 from tests.gui.fake_engine import FakeClip
 from tests.gui.test_main_window import fake_demo_creator
 
@@ -189,7 +189,7 @@ def test_session_with_stand_ins(window, qtbot, monkeypatch, tmp_path: Path) -> N
 def _real_engine_ready() -> bool:
     root = Path(__file__).resolve().parents[2]
     return (
-        importlib.util.find_spec("core.annotate") is not None
+        importlib.util.find_spec("debias_studio.core.annotate") is not None
         and (root / "core" / "concepts" / "__init__.py").is_file()
         and (root / "resources" / "models" / "demo-clip" / "open_clip_model.safetensors").is_file()
     )

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from core.errors import StudioError
-from core.jobs import Progress
-from gui.workers import JobRunner, running_workers
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import Progress
+from debias_studio.gui.workers import JobRunner, running_workers
 from tests.gui.conftest import busy_threads
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import torch
 
-from core.train.config import TrainConfig
-from core.train.data import TrainData
-from core.train.methods.balanced import Balanced
-from core.train.methods.base import Batch, Method
-from core.train.methods.counterfactual import CounterfactualAugmentation
-from core.train.methods.disc import ConceptExemplars, DiscCure
-from core.train.methods.erm import ERM
-from core.train.methods.selecmix import SelecMix
+from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.data import TrainData
+from debias_studio.core.train.methods.balanced import Balanced
+from debias_studio.core.train.methods.base import Batch, Method
+from debias_studio.core.train.methods.counterfactual import CounterfactualAugmentation
+from debias_studio.core.train.methods.disc import ConceptExemplars, DiscCure
+from debias_studio.core.train.methods.erm import ERM
+from debias_studio.core.train.methods.selecmix import SelecMix
 
 __all__ = ["Batch", "ConceptExemplars", "Method", "make_method"]
 

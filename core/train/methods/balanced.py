@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.train.methods.base import Batch, Method, cross_entropy, group_ids, n_groups
+from debias_studio.core.train.methods.base import Batch, Method, cross_entropy, group_ids, n_groups
 
 
 class Balanced(Method):

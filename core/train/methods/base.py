@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.train.config import TrainConfig
-from core.train.data import TrainData
+from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.data import TrainData
 
 
 @dataclass

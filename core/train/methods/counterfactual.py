@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from core.train.counterfactuals import choose_generator
-from core.train.methods.base import Batch, Method, cross_entropy
+from debias_studio.core.train.counterfactuals import choose_generator
+from debias_studio.core.train.methods.base import Batch, Method, cross_entropy
 
 
 class CounterfactualAugmentation(Method):

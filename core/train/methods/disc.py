@@ -17,15 +17,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.errors import StudioError
-from core.train.counterfactuals import (
+from debias_studio.core.errors import StudioError
+from debias_studio.core.train.counterfactuals import (
     BackgroundSwap,
     ColourCounterfactual,
     LatentCounterfactual,
     beta,
 )
-from core.train.data import TrainData
-from core.train.methods.base import Batch, Method, cross_entropy
+from debias_studio.core.train.data import TrainData
+from debias_studio.core.train.methods.base import Batch, Method, cross_entropy
 
 MAX_EXEMPLARS = 64
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.train.methods.base import Batch, Method, cross_entropy
+from debias_studio.core.train.methods.base import Batch, Method, cross_entropy
 
 
 class ERM(Method):

@@ -16,8 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.train.backbones import Classifier, FeatureMLP, ProjectionNet, SmallCNN, build_classifier
-from core.train.methods.base import Batch, Method, cross_entropy
+from debias_studio.core.train.backbones import (
+    Classifier,
+    FeatureMLP,
+    ProjectionNet,
+    SmallCNN,
+    build_classifier,
+)
+from debias_studio.core.train.methods.base import Batch, Method, cross_entropy
 
 GCE_Q = 0.7
 TAU = 0.2
@@ -123,7 +129,7 @@ class SelecMix(Method):
         if mode == "auto":
             mode = "annotation" if data.n_values >= 2 else "contrastive"
         if mode == "annotation" and data.n_values < 2:
-            from core.errors import StudioError
+            from debias_studio.core.errors import StudioError
 
             raise StudioError("SelecMix's annotation pairs need a confounder with two values.")
         self.pair_mode = mode

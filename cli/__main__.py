@@ -1,0 +1,5 @@
+import sys
+
+from debias_studio.cli import main
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""Sub-commands for projects and data: ``demo``, ``new``, ``info``, ``embed``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from debias_studio.cli.common import open_project, run_with_bar, write_json
+from debias_studio.core.data.splits import SPLITS
+from debias_studio.core.errors import ProjectError
+from debias_studio.core.jobs import CancelToken
+
+
+def register(subparsers: Any) -> None:
+    demo = subparsers.add_parser(
+        "demo", help="create a project on built-in demo data (no download)"
+    )
+    demo.add_argument("project", type=Path, help="folder of the new project")
+    demo.add_argument("--kind", choices=("digits", "backgrounds"), default="digits")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--aligned",
+        type=float,
+        default=0.95,
+        help="fraction of training images that follow the planted correlation (default 0.95)",
+    )
+    demo.set_defaults(func=_demo)
+
+    new = subparsers.add_parser("new", help="create a project from a folder or a manifest")
+    new.add_argument("project", type=Path, help="folder of the new project")
+    source = new.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", type=Path, help="folder with one sub-folder per class")
+    source.add_argument("--manifest", type=Path, help="CSV or Parquet with path and label columns")
+    new.add_argument("--root", type=Path, help="folder the manifest's paths are relative to")
+    new.add_argument("--seed", type=int, default=0, help="seed of the split for images without one")
+    new.set_defaults(func=_new)
+
+    info = subparsers.add_parser("info", help="dataset summary and the problems found")
+    info.add_argument("project", type=Path)
+    info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    info.set_defaults(func=_info)
+
+    embed = subparsers.add_parser("embed", help="compute (or reuse) image embeddings")
+    embed.add_argument("project", type=Path)
+    embed.add_argument("--model", default="demo", help="model name (default: the demo CLIP)")
+    embed.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    embed.add_argument("--batch-size", type=int, default=64)
+    embed.set_defaults(func=_embed)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from debias_studio.core.demo import create_demo_project
+
+    _refuse_existing(args.project)
+    cancel = CancelToken()
+    job = create_demo_project(
+        args.project, kind=args.kind, seed=args.seed, aligned=args.aligned, cancel=cancel
+    )
+    project = run_with_bar(job, f"demo {args.kind}", cancel)
+    print(
+        f"Created demo project '{args.kind}' with {len(project.dataset)} images in {args.project}"
+    )
+    project.close()
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from debias_studio.core.data.dataset import open_folder, open_manifest
+    from debias_studio.core.store.project import Project
+
+    _refuse_existing(args.project)
+    cancel = CancelToken()
+    if args.images is not None:
+        job = open_folder(args.images, seed=args.seed, cancel=cancel)
+    else:
+        job = open_manifest(args.manifest, root=args.root, seed=args.seed, cancel=cancel)
+    dataset = run_with_bar(job, "scanning images", cancel)
+    with Project.create(args.project, dataset) as project:
+        _print_summary(project)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    with open_project(args.project) as project:
+        if args.json:
+            from debias_studio.core.data.dataset import summarize
+
+            write_json(summarize(project.dataset), None)
+        else:
+            _print_summary(project)
+    return 0
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from debias_studio.core.embed.engine import embed_project
+
+    cancel = CancelToken()
+    with open_project(args.project) as project:
+        job = embed_project(
+            project, args.model, device=args.device, batch_size=args.batch_size, cancel=cancel
+        )
+        result = run_with_bar(job, "embedding", cancel)
+        n_valid = int(result.valid.sum())
+        print(
+            f"{n_valid} of {len(result.valid)} images embedded with {result.model_id} "
+            f"({result.vectors.shape[1]}-d); {len(result.problems)} could not be read."
+        )
+    return 0
+
+
+def _refuse_existing(folder: Path) -> None:
+    if (folder / "project.sqlite").exists():
+        raise ProjectError(f"{folder} already holds a project; choose another folder.")
+
+
+def _print_summary(project: Any) -> None:
+    from debias_studio.core.data.dataset import summarize
+
+    summary = summarize(project.dataset)
+    print(f"Project {project.folder}")
+    print(f"  {summary['n_images']} usable images, {len(summary['classes'])} classes")
+    counts: dict[str, dict[str, int]] = summary["counts"]
+    present = {s for per_class in counts.values() for s in per_class}
+    splits = [s for s in SPLITS if s in present] + sorted(present - set(SPLITS))
+    width = max((len(c) for c in counts), default=5) + 2
+    print("  " + "class".ljust(width) + "".join(s.rjust(8) for s in splits))
+    for name, per_split in counts.items():
+        row = "".join(str(per_split.get(s, 0)).rjust(8) for s in splits)
+        print("  " + name.ljust(width) + row)
+    problems = summary["problems"]
+    if problems:
+        print(f"  {len(problems)} files could not be used:")
+        for problem in problems[:20]:
+            print(f"    {problem['path']}: {problem['detail']} ({problem['problem']})")
+        if len(problems) > 20:
+            print(f"    ... and {len(problems) - 20} more (see `info --json`)")

@@ -1,0 +1,98 @@
+"""``debias-studio export PROJECT OUTDIR``: the cleaned dataset, its layouts and the report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from debias_studio.cli.common import run_with_bar, write_json
+from debias_studio.core.jobs import CancelToken
+
+
+def register(subparsers: Any) -> None:
+    from debias_studio.core.export import DEFAULT_FORMATS, FORMATS, LINK_MODES
+
+    export = subparsers.add_parser(
+        "export",
+        help="export the cleaned dataset (manifest, ImageFolder, balanced subset, "
+        "counterfactual images) and the report",
+    )
+    export.add_argument("project", type=Path)
+    export.add_argument("outdir", type=Path, help="output folder (created; must be empty)")
+    export.add_argument(
+        "--format",
+        default=",".join(DEFAULT_FORMATS),
+        help=f"comma-separated, from {','.join(FORMATS)} (default: %(default)s)",
+    )
+    export.add_argument(
+        "--link",
+        choices=LINK_MODES,
+        default="symlink",
+        help="how image files are placed (default: %(default)s)",
+    )
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace a non-empty output folder"
+    )
+    export.add_argument(
+        "--confounder",
+        default=None,
+        help="primary confounder: its groups fill group/bias and drive the balanced subset "
+        "(default: the first annotated one; an attribute column name also works)",
+    )
+    export.add_argument(
+        "--confounders",
+        default=None,
+        help="comma-separated confounders to write as columns (default: every annotated one)",
+    )
+    export.add_argument("--balance", choices=("down", "up"), default="down")
+    export.add_argument("--seed", type=int, default=0, help="seed of sampling (default 0)")
+    export.add_argument(
+        "--counterfactuals",
+        default=None,
+        help="comma-separated confounders to render counterfactual images for "
+        "(default: the primary one)",
+    )
+    export.add_argument(
+        "--cf-splits", default="train", help="splits to render counterfactuals of (default train)"
+    )
+    export.add_argument(
+        "--cf-size", type=int, default=None, help="side of counterfactual images in pixels"
+    )
+    export.add_argument("--json", default=None, help="write the result as JSON here ('-': stdout)")
+    export.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from debias_studio.core.export import export_project
+    from debias_studio.core.store.project import Project
+
+    cancel = CancelToken()
+    with Project.open(args.project, read_only=True) as project:
+        job = export_project(
+            project,
+            args.outdir,
+            args.format,
+            overwrite=args.overwrite,
+            link=args.link,
+            confounders=_names(args.confounders),
+            confounder=args.confounder,
+            balance=args.balance,
+            seed=args.seed,
+            counterfactual_confounders=_names(args.counterfactuals),
+            counterfactual_splits=_names(args.cf_splits) or ["train"],
+            counterfactual_size=args.cf_size,
+            cancel=cancel,
+        )
+        result = run_with_bar(job, "export", cancel)
+    if args.json is not None:
+        write_json(result.to_dict(), args.json)
+    else:
+        print(f"exported {', '.join(result.formats)} to {result.folder} in {result.seconds:.1f} s")
+    return 0
+
+
+def _names(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [n.strip() for n in text.split(",") if n.strip()]

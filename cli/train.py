@@ -1,0 +1,144 @@
+"""Sub-commands for training: ``train`` (a cure, or ERM, with per-group metrics) and ``runs``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from debias_studio.cli.common import open_project, run_with_bar, write_json
+from debias_studio.core.jobs import CancelToken
+from debias_studio.core.train.config import (
+    BACKBONES,
+    BALANCE_MODES,
+    METHODS,
+    PAIR_MODES,
+    SUGGESTED,
+    TrainConfig,
+)
+
+
+def register(subparsers: Any) -> None:
+    train = subparsers.add_parser(
+        "train", help="train a classifier with a debiasing method; report per-group accuracy"
+    )
+    train.add_argument("project", type=Path)
+    train.add_argument("--method", choices=METHODS, default="erm")
+    train.add_argument(
+        "--confounder", help="annotated confounder (or attribute column) that defines the groups"
+    )
+    train.add_argument("--backbone", choices=BACKBONES, default="head")
+    train.add_argument("--model", default="demo", help="CLIP model (head/clip backbones)")
+    train.add_argument("--epochs", type=int, default=None, help="default: 10 head, 30 cnn, 5 clip")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--batch-size", type=int, default=None, help="default: 128 head, 32 cnn and clip"
+    )
+    train.add_argument("--lr", type=float, default=None)
+    train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    train.add_argument("--balance", choices=BALANCE_MODES, default="reweight")
+    train.add_argument(
+        "--pairs",
+        choices=PAIR_MODES,
+        default="auto",
+        help="SelecMix partners: annotation, biased contrastive model, or auto",
+    )
+    train.add_argument("--lff", action="store_true", help="SelecMix with the LfF biased model")
+    train.add_argument(
+        "--clip-blocks", type=int, default=2, help="CLIP blocks to fine-tune (-1: all)"
+    )
+    train.add_argument("--image-size", type=int, default=None)
+    train.add_argument("--resume", metavar="RUN_ID", help="continue a cancelled run")
+    train.add_argument(
+        "--json",
+        dest="json_out",
+        metavar="OUT",
+        help="write config and metrics as JSON to OUT ('-' for stdout)",
+    )
+    train.add_argument(
+        "--write-config",
+        metavar="FILE",
+        type=Path,
+        help="only write the run's config (for torchrun -m core.train.ddp FILE)",
+    )
+    train.set_defaults(func=_train)
+
+    runs = subparsers.add_parser("runs", help="list the training runs of a project")
+    runs.add_argument("project", type=Path)
+    runs.add_argument("--json", action="store_true", help="print the runs as JSON")
+    runs.set_defaults(func=_runs)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        project=str(Path(args.project).resolve()),
+        method=args.method,
+        confounder=args.confounder,
+        backbone=args.backbone,
+        model=args.model,
+        epochs=args.epochs or SUGGESTED[args.backbone]["epochs"],
+        seed=args.seed,
+        batch_size=args.batch_size or SUGGESTED[args.backbone]["batch_size"],
+        lr=args.lr,
+        device=args.device,
+        balance=args.balance,
+        pairs=args.pairs,
+        lff=args.lff,
+        clip_blocks=args.clip_blocks,
+        image_size=args.image_size,
+    ).validate()
+
+
+def _train(args: argparse.Namespace) -> int:
+    from debias_studio.core.train.job import resume_run, train_run
+
+    cancel = CancelToken()
+    with open_project(args.project) as project:
+        if args.resume:
+            job = resume_run(project, args.resume, cancel=cancel)
+        else:
+            config = config_from_args(args)
+            if args.write_config is not None:
+                args.write_config.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+                print(
+                    f"Wrote {args.write_config}; launch it with: "
+                    f"torchrun --nproc_per_node=N -m core.train.ddp {args.write_config}"
+                )
+                return 0
+            job = train_run(project, config, cancel=cancel)
+        result = run_with_bar(job, f"training ({args.method})", cancel)
+    if args.json_out:
+        write_json(result.to_dict(), args.json_out)
+    test = result.metrics.get("test") or result.metrics["val"]
+    print(
+        f"Run {result.run_id}: test avg {test['avg_acc']:.3f}, worst-group "
+        f"{test['worst_group_acc']:.3f}, unbiased {test['unbiased_acc']:.3f} "
+        f"(model chosen on validation worst-group, epoch {result.metrics['best_epoch'] + 1})."
+    )
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from debias_studio.core.train.runs import list_runs
+
+    with open_project(args.project) as project:
+        runs = list_runs(project)
+    if args.json:
+        write_json(runs, None)
+        return 0
+    if not runs:
+        print("No runs yet.")
+    for run in runs:
+        test = (run["metrics"] or {}).get("test") or {}
+        figures = (
+            f"test worst-group {test['worst_group_acc']:.3f} avg {test['avg_acc']:.3f}"
+            if test
+            else ""
+        )
+        config = run["config"]
+        print(
+            f"{run['id']}  {run['status']:<9} {run['method']:<14} "
+            f"{config.get('backbone', ''):<5} {config.get('confounder') or '-':<12} {figures}"
+        )
+    return 0

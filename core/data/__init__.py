@@ -1,0 +1,1 @@
+"""Opening a dataset: scanning folders, reading manifests, validating images, splits."""

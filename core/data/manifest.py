@@ -1,0 +1,182 @@
+"""Reading a CSV or Parquet manifest into our column names, with every cell as text.
+
+Manifests come from many tools, so the columns we need are found under common aliases
+(Waterbirds' ``img_filename`` and ``y`` among them). Everything is read as text: a label ``0`` must
+stay the class "0" and not become the number 0.0 after a missing value turns the column to float.
+Columns we do not use as path/label/split/mask are kept; the ones that look like categories
+(few distinct values, not an id or a file name) are the dataset's attributes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from debias_studio.core.errors import DatasetError
+
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "path": (
+        "path",
+        "filepath",
+        "file_path",
+        "file",
+        "filename",
+        "file_name",
+        "image",
+        "image_path",
+        "img_path",
+        "img_filename",
+        "image_filename",
+        "img",
+    ),
+    "label": ("label", "class", "target", "y", "class_name", "category"),
+    "split": ("split", "subset", "partition"),
+    "mask": ("mask", "mask_path", "mask_file", "mask_filename"),
+}
+"""Our column -> the manifest column names we accept for it, in order of preference
+(compared case-insensitively)."""
+
+REQUIRED = ("path", "label")
+RESERVED = ("path", "label", "split", "mask", "size", "mtime_ns")
+"""Names of the dataset table's own columns; a manifest column of the same name is renamed."""
+
+MAX_ATTRIBUTE_VALUES = 64
+"""A kept column with more distinct values than this is data, not a category to group by."""
+
+_NOT_ATTRIBUTE = re.compile(
+    r"^(unnamed: ?\d+|index|id|.+_id|(.+_)?(file|filename|file_name|filepath|file_path|path))$",
+    re.IGNORECASE,
+)
+"""Ids, row numbers and file names: kept in the table but never offered as attributes."""
+
+MANIFEST_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+
+
+@dataclass
+class Manifest:
+    """A manifest's rows with our column names (path, label, split, mask, then the others)."""
+
+    source: Path
+    rows: pd.DataFrame  # every cell a str; "" where empty
+    attributes: list[str]
+    extra_columns: list[str]  # every kept column, attributes included, in manifest order
+    first_row: int  # the number a user sees for rows[0] (2 in a CSV: line 1 is the header)
+
+    def where(self, index: int) -> str:
+        return f"{self.source.name} row {index + self.first_row}"
+
+
+def is_manifest_file(path: Path) -> bool:
+    return path.suffix.lower() in MANIFEST_SUFFIXES
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read and rename; raise ``DatasetError`` for a file we cannot use at all."""
+    if not path.exists():
+        raise DatasetError(f"The manifest {path} does not exist.")
+    if not path.is_file():
+        raise DatasetError(f"The manifest {path} is not a file.")
+    suffix = path.suffix.lower()
+    if suffix not in MANIFEST_SUFFIXES:
+        raise DatasetError(
+            f"The manifest {path.name} is not a CSV or Parquet file "
+            f"(expected {', '.join(MANIFEST_SUFFIXES)})."
+        )
+    frame = _read_table(path, suffix)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    chosen = _choose_columns(list(frame.columns), path)
+    rows = pd.DataFrame(index=range(len(frame)))
+    for ours in ("path", "label", "split", "mask"):
+        column = chosen.get(ours)
+        rows[ours] = _as_text(frame[column]) if column else [""] * len(frame)
+    extras: list[str] = []
+    attributes: list[str] = []
+    for column in frame.columns:
+        if column in chosen.values():
+            continue
+        name = column if column not in RESERVED else f"manifest_{column}"
+        values = _as_text(frame[column])
+        rows[name] = values
+        extras.append(name)
+        if _looks_like_attribute(name, values):
+            attributes.append(name)
+    first_row = 2 if suffix in (".csv", ".tsv") else 1
+    return Manifest(path, rows, attributes, extras, first_row)
+
+
+def _read_table(path: Path, suffix: str) -> pd.DataFrame:
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(
+            path,
+            sep="\t" if suffix == ".tsv" else ",",
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",  # Excel writes a byte-order mark
+            skipinitialspace=True,
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise DatasetError(f"The manifest {path.name} is empty.") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"The manifest {path.name} is not UTF-8 text.") from exc
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"Cannot read the manifest {path.name}: {first_line}.") from exc
+
+
+def _choose_columns(columns: list[str], path: Path) -> dict[str, str]:
+    """Our column name -> the manifest column that holds it."""
+    by_lower: dict[str, str] = {}
+    for column in columns:
+        by_lower.setdefault(column.casefold(), column)
+    chosen: dict[str, str] = {}
+    for ours, aliases in COLUMN_ALIASES.items():
+        exact = [a for a in aliases if a in columns]
+        folded = [by_lower[a] for a in aliases if a in by_lower]
+        if exact or folded:
+            chosen[ours] = (exact or folded)[0]
+    for ours in REQUIRED:
+        if ours not in chosen:
+            aliases = COLUMN_ALIASES[ours][1:]
+            others = ", ".join(aliases[:5]) + (", ..." if len(aliases) > 5 else "")
+            found = ", ".join(columns) if columns else "no columns"
+            raise DatasetError(
+                f"Manifest {path.name} has no '{ours}' column (nor {others}); found: {found}."
+            )
+    return chosen
+
+
+def _as_text(column: pd.Series) -> list[str]:
+    """Cells as stripped text, "" for missing; whole floats lose their ".0" (Parquet stores an
+    integer column with gaps as float)."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        return [_float_text(v) for v in column.tolist()]
+    return [_cell_text(v) for v in column.tolist()]
+
+
+def _float_text(value: float) -> str:
+    if value is None or math.isnan(value):
+        return ""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _cell_text(value: object) -> str:
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace").strip()
+    return str(value).strip()
+
+
+def _looks_like_attribute(name: str, values: list[str]) -> bool:
+    if _NOT_ATTRIBUTE.match(name):
+        return False
+    distinct = {v for v in values if v}
+    return 0 < len(distinct) <= MAX_ATTRIBUTE_VALUES

@@ -1,0 +1,319 @@
+"""The embedding engine: image files -> L2-normalised CLIP embeddings, cached per project.
+
+``embed_project`` is a job (core.jobs): it yields ``Progress`` once per batch, stops at the next
+batch when cancelled, and returns an ``EmbeddingSet`` whose row i is image id i. Only images whose
+(path, size, mtime_ns) fingerprint is not cached for this model id are decoded and embedded, so
+re-opening a project costs nothing and adding images embeds only the new ones. What was computed
+before a cancel is kept. Images that cannot be decoded get ``valid=False`` and an
+``ImageProblem``; they never stop the job.
+
+Speed (PERFORMANCE.md): decoding runs in DataLoader worker processes with JPEG draft mode; the
+model runs under ``torch.inference_mode`` with CUDA autocast, or on CPU in the precision that
+measured fastest while staying faithful (``core.models.precision``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from debias_studio.core.data.dataset import ImageProblem
+from debias_studio.core.embed.cache import CachedEmbeddings, CacheWriter, model_folder, read_cache
+from debias_studio.core.embed.loader import ImageFiles, make_loader
+from debias_studio.core.errors import JobCancelled
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from debias_studio.core.models import LoadedModel, load_model, resolve_device, resolve_model
+from debias_studio.core.models.precision import ImageEncoder, choose_encoder
+
+PROBE_MIN_IMAGES = 256
+"""Measure CPU precisions only for jobs at least this big: below, the probe costs more than
+it can save (a decision already measured for this model is still used)."""
+PROBE_SAMPLE = 16
+COPY_CHUNK = 65_536
+
+_ENGINE_MODELS: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+"""Models kept between jobs for embedding only (never handed out, so nobody trains them);
+with them stay their built encoders (an int8 ViT-B takes seconds to quantise)."""
+_KEEP_MODELS = 1
+
+BatchSink = Callable[[np.ndarray, np.ndarray, list[str], list[str]], None]
+"""Receives (positions in the job's path list, float32 vectors, problem codes, details)."""
+
+
+@dataclass
+class EmbeddingSet:
+    model_id: str
+    vectors: np.ndarray  # (N, d) float16, memory-mapped, L2-normalised; zeros where not valid
+    valid: np.ndarray  # (N,) bool; False: the image could not be decoded
+    problems: list[ImageProblem] = field(default_factory=list)
+    computed: int = 0  # images embedded by the call that returned this set (0: all cached)
+
+
+# ---- public API --------------------------------------------------------------------------------
+def load_embeddings(project: object, model_name: str = "demo") -> EmbeddingSet | None:
+    """The cached embeddings of the project's images for ``model_name``, without computing.
+
+    None unless every image is cached. Fingerprints are compared with the dataset table's
+    ``size``/``mtime_ns`` when it has them (no file system access); ``embed_project`` re-checks
+    the files themselves.
+    """
+    dataset = project.dataset  # type: ignore[attr-defined]
+    info = resolve_model(model_name)
+    cached = read_cache(model_folder(project.embeddings_dir, info.model_id))  # type: ignore[attr-defined]
+    if cached is None:
+        return None
+    table = dataset.table
+    paths = table["path"].astype(str).to_numpy()
+    index = cached.index
+    has_fp = {"size", "mtime_ns"} <= set(table.columns)
+    if len(index) == len(table) and bool(index["done"].all()):
+        same = np.array_equal(index["path"].to_numpy(), paths)
+        if same and has_fp:
+            same = _fingerprints_equal(index, table)
+        if same:
+            return _as_set(info.model_id, cached, computed=0)
+    keys = ["path", "size", "mtime_ns"] if has_fp else ["path"]
+    wanted = table[keys].copy()
+    wanted["path"] = paths
+    rows = _match_rows(cached.index, wanted, keys)
+    if (rows < 0).any():
+        return None
+    vectors = np.asarray(cached.vectors[rows])
+    subset = cached.index.iloc[rows].reset_index(drop=True)
+    return EmbeddingSet(info.model_id, vectors, subset["valid"].to_numpy(bool), _problems(subset))
+
+
+def embed_project(
+    project: object,
+    model_name: str = "demo",
+    *,
+    device: str | None = None,
+    batch_size: int = 64,
+    num_workers: int | None = None,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> Job[EmbeddingSet]:
+    """Embed the project's images with ``model_name``, reusing every cached embedding."""
+    dataset = project.dataset  # type: ignore[attr-defined]
+    paths = dataset.table["path"].astype(str).tolist()
+    files = [str(dataset.root / p) for p in paths]
+    sizes, mtimes = yield from _fingerprint(files, cancel)
+    info = resolve_model(model_name)
+    folder = model_folder(project.embeddings_dir, info.model_id)  # type: ignore[attr-defined]
+    cached = read_cache(folder)
+    wanted = pd.DataFrame({"path": paths, "size": sizes, "mtime_ns": mtimes})
+    if cached is not None and _is_current(cached, wanted):
+        yield Progress(len(paths), len(paths), "all embeddings are cached")
+        return _as_set(info.model_id, cached, computed=0)
+
+    rows = (
+        _match_rows(cached.index, wanted, ["path", "size", "mtime_ns"])
+        if cached is not None
+        else np.full(len(paths), -1, dtype=np.int64)
+    )
+    missing = sizes < 0
+    todo = np.flatnonzero((rows < 0) & ~missing)
+    loaded: LoadedModel | None = None
+    if len(todo) or cached is None:  # without a cache, only the model knows the dimension
+        yield Progress(0, len(todo), f"loading {info.display_name}")
+        loaded = _engine_model(model_name, info.model_id, device)
+    dim = loaded.embed_dim if loaded is not None else cached.dim  # type: ignore[union-attr]
+    index = _start_index(wanted, cached, rows, missing)
+    writer = CacheWriter(folder, len(paths), dim)
+    try:
+        _copy_reused(writer.vectors, cached, rows)
+        if len(todo):
+            assert loaded is not None
+
+            def sink(pos: np.ndarray, vecs: np.ndarray, codes: list[str], notes: list[str]) -> None:
+                ids = todo[pos]
+                ok = np.array([c == "" for c in codes], dtype=bool)
+                writer.vectors[ids] = np.where(ok[:, None], vecs, 0).astype(np.float16)
+                index.loc[ids, "valid"] = ok
+                index.loc[ids, "problem"] = codes
+                index.loc[ids, "detail"] = notes
+                index.loc[ids, "done"] = True
+
+            yield from embed_files(
+                [files[i] for i in todo],
+                loaded,
+                sink,
+                batch_size=batch_size,
+                num_workers=num_workers,
+                cancel=cancel,
+            )
+    except JobCancelled:
+        writer.commit(index)  # keep what was computed; the next run continues from there
+        raise
+    except BaseException:
+        writer.abort()
+        raise
+    result = writer.commit(index)
+    return _as_set(info.model_id, result, computed=len(todo))
+
+
+def embed_files(
+    files: Sequence[str],
+    loaded: LoadedModel,
+    sink: BatchSink,
+    *,
+    batch_size: int = 64,
+    num_workers: int | None = None,
+    cancel: CancelToken = NEVER_CANCELLED,
+    encoder: ImageEncoder | None = None,
+) -> Job[ImageEncoder | None]:
+    """Embed image files batch by batch, handing each batch to ``sink``; returns the encoder."""
+    if not files:
+        return encoder
+    size = loaded.image_size
+    dataset = ImageFiles(files, loaded.preprocess, min_side=size, shape=_input_shape(loaded))
+    loader = make_loader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        pin_memory=loaded.device.type == "cuda",
+    )
+    total, done = len(files), 0
+    batches = iter(loader)
+    try:
+        for positions, images, codes, notes in batches:
+            cancel.raise_if_cancelled()
+            if encoder is None:
+                encoder = _pick_encoder(loaded, images, codes, total)
+            vectors = encoder(images)
+            sink(positions.numpy(), vectors, list(codes), list(notes))
+            done += len(positions)
+            yield Progress(done, total, f"embedded {done}/{total} images ({encoder.precision})")
+        cancel.raise_if_cancelled()
+    finally:
+        del batches  # shuts the worker processes down, also on cancel
+    return encoder
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+def _fingerprint(files: list[str], cancel: CancelToken) -> Job[tuple[np.ndarray, np.ndarray]]:
+    """(size, mtime_ns) of every file; -1 for files that are gone."""
+    sizes = np.full(len(files), -1, dtype=np.int64)
+    mtimes = np.full(len(files), -1, dtype=np.int64)
+    for i, path in enumerate(files):
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        sizes[i], mtimes[i] = stat.st_size, stat.st_mtime_ns
+        if i % 20_000 == 19_999:
+            cancel.raise_if_cancelled()
+            yield Progress(i + 1, len(files), "checking files")
+    return sizes, mtimes
+
+
+def _is_current(cached: CachedEmbeddings, wanted: pd.DataFrame) -> bool:
+    index = cached.index
+    return (
+        len(index) == len(wanted)
+        and bool(index["done"].all())
+        and np.array_equal(index["path"].to_numpy(), wanted["path"].to_numpy())
+        and _fingerprints_equal(index, wanted)
+    )
+
+
+def _fingerprints_equal(index: pd.DataFrame, table: pd.DataFrame) -> bool:
+    return all(
+        np.array_equal(index[c].to_numpy(np.int64), table[c].to_numpy(np.int64))
+        for c in ("size", "mtime_ns")
+    )
+
+
+def _match_rows(index: pd.DataFrame, wanted: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """For each wanted row, the cache row with the same fingerprint (``-1``: none)."""
+    have = index.loc[index["done"].astype(bool), keys].copy()
+    have["row"] = have.index.to_numpy(np.int64)
+    have = have.drop_duplicates(subset=keys, keep="last")
+    probe = wanted[keys].copy()
+    for key in keys:
+        if key != "path":
+            probe[key] = probe[key].astype(np.int64)
+            have[key] = have[key].astype(np.int64)
+    probe["path"] = probe["path"].astype(str)
+    have["path"] = have["path"].astype(str)
+    merged = probe.merge(have, on=keys, how="left", sort=False)
+    return merged["row"].fillna(-1).to_numpy(np.int64)
+
+
+def _start_index(
+    wanted: pd.DataFrame, cached: CachedEmbeddings | None, rows: np.ndarray, missing: np.ndarray
+) -> pd.DataFrame:
+    """The new index: reused rows copied from the cache, missing files marked, the rest to do."""
+    n = len(wanted)
+    index = wanted.copy()
+    index["done"] = np.zeros(n, dtype=bool)
+    index["valid"] = np.zeros(n, dtype=bool)
+    index["problem"] = np.full(n, "", dtype=object)
+    index["detail"] = np.full(n, "", dtype=object)
+    reused = np.flatnonzero(rows >= 0)
+    if cached is not None and len(reused):
+        source = cached.index.iloc[rows[reused]]
+        for column in ("valid", "problem", "detail"):
+            index.loc[reused, column] = source[column].to_numpy()
+        index.loc[reused, "done"] = True
+    index.loc[missing, ["done", "valid", "problem", "detail"]] = [True, False, "missing", ""]
+    index.loc[missing, "detail"] = "file not found"
+    return index
+
+
+def _copy_reused(target: np.ndarray, cached: CachedEmbeddings | None, rows: np.ndarray) -> None:
+    if cached is None:
+        return
+    reused = np.flatnonzero(rows >= 0)
+    for start in range(0, len(reused), COPY_CHUNK):
+        part = reused[start : start + COPY_CHUNK]
+        target[part] = cached.vectors[rows[part]]
+
+
+def _engine_model(model_name: str, model_id: str, device: str | None) -> LoadedModel:
+    key = (model_id, str(resolve_device(device)))
+    if key not in _ENGINE_MODELS:
+        _ENGINE_MODELS[key] = load_model(model_name, device)
+        while len(_ENGINE_MODELS) > _KEEP_MODELS:
+            _ENGINE_MODELS.popitem(last=False)
+    _ENGINE_MODELS.move_to_end(key)
+    return _ENGINE_MODELS[key]
+
+
+def _pick_encoder(
+    loaded: LoadedModel, images: torch.Tensor, codes: Sequence[str], total: int
+) -> ImageEncoder:
+    """The precision for this job: measured (once per machine and model) for big jobs only."""
+    good = [i for i, c in enumerate(codes) if c == ""][:PROBE_SAMPLE]
+    measure = total >= PROBE_MIN_IMAGES and len(good) >= 4
+    return choose_encoder(loaded, images[good], measure=measure)
+
+
+def _input_shape(loaded: LoadedModel) -> tuple[int, int, int]:
+    size = getattr(loaded.model.visual, "image_size", loaded.image_size)
+    if isinstance(size, (tuple, list)):
+        return (3, int(size[0]), int(size[1]))
+    return (3, int(size), int(size))
+
+
+def _as_set(model_id: str, cached: CachedEmbeddings, computed: int) -> EmbeddingSet:
+    return EmbeddingSet(
+        model_id=model_id,
+        vectors=cached.vectors,
+        valid=cached.index["valid"].to_numpy(bool),
+        problems=_problems(cached.index),
+        computed=computed,
+    )
+
+
+def _problems(index: pd.DataFrame) -> list[ImageProblem]:
+    bad = index.loc[~index["valid"].astype(bool)]
+    return [
+        ImageProblem(str(p), str(c), str(d))
+        for p, c, d in zip(bad["path"], bad["problem"], bad["detail"], strict=True)
+    ]

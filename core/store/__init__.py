@@ -1,0 +1,1 @@
+"""The project store: its SQLite tables, its lock and its run records."""

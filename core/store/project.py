@@ -1,0 +1,358 @@
+"""The project store (ARCHITECTURE.md, rule 5).
+
+A project is a folder::
+
+    project.sqlite      WAL-mode database: dataset table, problems, confounders, annotations,
+                        discovery results, runs, settings; ``meta.schema_version``
+    embeddings/         float16 .npy arrays keyed by model id (see core.embed.engine)
+    thumbnails/         disk thumbnail cache
+    runs/<id>/          config, metrics and safetensors checkpoints of a training run
+
+Every change is committed when it happens (``Project.transaction``); nothing waits for a "Save".
+Image paths are stored relative to the dataset root, and the dataset root relative to the project
+folder when it lies inside it, so a project can be moved or copied to another machine. A root
+outside the project folder is stored absolute *and* relative to the project folder: when the
+absolute one is gone (the project and its data were copied elsewhere together) the relative one
+is used.
+
+One app instance writes a project at a time (``core.store.lock``); another instance that opens it
+gets it read-only (``Project.read_only``), and any write there raises ``ProjectError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from debias_studio.core.data.dataset import Dataset, DatasetSpec, ImageProblem
+from debias_studio.core.errors import ProjectError
+from debias_studio.core.store import lock as store_lock
+
+DB_NAME = "project.sqlite"
+SCHEMA_VERSION = 1
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS problems (
+    path TEXT NOT NULL, problem TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS confounders (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NULL,
+    params TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS overrides (
+    confounder TEXT NOT NULL, image_id INTEGER NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (confounder, image_id));
+CREATE TABLE IF NOT EXISTS exclusions (image_id INTEGER PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, payload TEXT NOT NULL,
+    created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS discoveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, model_id TEXT NOT NULL,
+    params TEXT NOT NULL, result TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, created REAL NOT NULL, method TEXT NOT NULL, status TEXT NOT NULL,
+    config TEXT NOT NULL, metrics TEXT NOT NULL);
+"""
+
+_ESCAPED_IMAGE_ID = "__dataset__image_id"
+"""A dataset column named ``image_id`` (an exported manifest has one) is stored under this name,
+since the images table's own key is ``image_id``."""
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, Migration] = {1: lambda db: db.executescript(_V1)}
+"""Schema version -> step that upgrades from version-1. Append; never edit a released step.
+A step runs inside one transaction with the version update: use ``db.execute`` (not
+``executescript``, which commits) so that a failing step leaves nothing half done."""
+
+
+class Project:
+    """An open project folder. Thread-safe: one connection guarded by a lock.
+
+    ``read_only``: another process writes this project (or the caller asked for read-only);
+    reading works as usual, every write raises ``ProjectError``."""
+
+    def __init__(
+        self,
+        folder: Path,
+        db: sqlite3.Connection,
+        *,
+        read_only: bool = False,
+        holds_lock: bool = False,
+    ) -> None:
+        self.folder = folder
+        self.db = db
+        self.read_only = read_only
+        self._holds_lock = holds_lock
+        self._lock = threading.RLock()
+        self._dataset: Dataset | None = None
+        self._closed = False
+
+    # ---- opening -----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, folder: Path | str, dataset: Dataset) -> Project:
+        """Create a new project folder holding ``dataset``. Refuses an existing project."""
+        folder = Path(folder)
+        if (folder / DB_NAME).exists():
+            raise ProjectError(f"A project already exists in {folder}.")
+        folder.mkdir(parents=True, exist_ok=True)
+        if not store_lock.acquire(folder):
+            raise ProjectError(
+                f"{folder} is being written by {store_lock.describe_holder(folder)}; "
+                "choose another folder."
+            )
+        try:
+            project = cls(folder, _connect(folder / DB_NAME), holds_lock=True)
+        except BaseException:
+            store_lock.release(folder)
+            raise
+        project._migrate()
+        project.save_dataset(dataset)
+        return project
+
+    @classmethod
+    def open(cls, folder: Path | str, *, read_only: bool | None = None) -> Project:
+        """Open an existing project. ``read_only=None`` (the default) opens it writable unless
+        another app instance has it open, then read-only; ``True`` never takes the write lock
+        (exports, reports); ``False`` refuses to open it read-only."""
+        folder = Path(folder)
+        if not (folder / DB_NAME).is_file():
+            raise ProjectError(f"{folder} is not a Debias Studio project (no {DB_NAME}).")
+        holds_lock = False
+        if read_only is not True:
+            holds_lock = store_lock.acquire(folder)
+            if not holds_lock and read_only is False:
+                raise ProjectError(
+                    f"The project {folder} is open in {store_lock.describe_holder(folder)}; "
+                    "close it there first."
+                )
+        try:
+            project = cls(
+                folder,
+                _connect(folder / DB_NAME),
+                read_only=not holds_lock,
+                holds_lock=holds_lock,
+            )
+        except sqlite3.DatabaseError as exc:
+            if holds_lock:
+                store_lock.release(folder)
+            raise ProjectError(f"The project database in {folder} is damaged: {exc}.") from exc
+        try:
+            project._migrate()
+        except sqlite3.DatabaseError as exc:
+            project.close()
+            raise ProjectError(f"The project database in {folder} is damaged: {exc}.") from exc
+        except BaseException:
+            project.close()
+            raise
+        if project.read_only:
+            with project._lock:
+                project.db.execute("PRAGMA query_only=ON")
+        return project
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.db.close()
+            if self._holds_lock:
+                store_lock.release(self.folder)
+
+    def __del__(self) -> None:
+        # A project dropped without close() must not keep other instances read-only.
+        if getattr(self, "_closed", True) is False:
+            with contextlib.suppress(Exception):
+                self.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        """Bring the schema up to ``SCHEMA_VERSION``, one recorded step at a time, so that a step
+        that fails leaves the project at the last step that succeeded."""
+        with self._lock:
+            version = self._schema_version()
+            if version > SCHEMA_VERSION:
+                raise ProjectError(
+                    f"This project was written by a newer Debias Studio (schema {version}, "
+                    f"this version reads up to {SCHEMA_VERSION})."
+                )
+            if version < SCHEMA_VERSION and self.read_only:
+                raise ProjectError(
+                    f"The project {self.folder} needs an upgrade (schema {version} to "
+                    f"{SCHEMA_VERSION}), but it is open read-only; open it writable first."
+                )
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                # An explicit BEGIN: sqlite3 opens no transaction of its own before DDL, so an
+                # ALTER TABLE would otherwise stay behind when a later statement of the step fails.
+                try:
+                    self.db.execute("BEGIN")
+                    MIGRATIONS[step](self.db)
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                        (str(step),),
+                    )
+                    self.db.commit()
+                except BaseException as exc:
+                    if self.db.in_transaction:
+                        self.db.rollback()
+                    if isinstance(exc, sqlite3.DatabaseError):
+                        raise ProjectError(
+                            f"Could not upgrade the project {self.folder} to schema {step}: {exc}."
+                        ) from exc
+                    raise
+
+    def _schema_version(self) -> int:
+        has_meta = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        if not has_meta:
+            if not self.read_only:
+                self.db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            return 0
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    # ---- folders -----------------------------------------------------------------------------
+    @property
+    def embeddings_dir(self) -> Path:
+        return _ensure(self.folder / "embeddings")
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return _ensure(self.folder / "thumbnails")
+
+    @property
+    def runs_dir(self) -> Path:
+        return _ensure(self.folder / "runs")
+
+    # ---- transactions and settings ------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Commit everything done inside at once, or nothing."""
+        self.check_writable()
+        with self._lock, self.db:
+            yield self.db
+
+    def check_writable(self) -> None:
+        """Raise ``ProjectError`` when this instance may not write the project."""
+        if self.read_only:
+            raise ProjectError(
+                f"The project {self.folder.name} is open read-only (another Debias Studio, "
+                f"{store_lock.describe_holder(self.folder)}, is writing it); changes are not saved."
+            )
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.db.execute(sql, params).fetchall()
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value))
+            )
+
+    # ---- dataset -----------------------------------------------------------------------------
+    def save_dataset(self, dataset: Dataset) -> None:
+        spec = dataset.spec.to_dict()
+        spec["root"] = _portable(dataset.root, self.folder)
+        spec_relative = _relative(dataset.root, self.folder)
+        with self.transaction() as db:
+            table = dataset.table.rename(columns={"image_id": _ESCAPED_IMAGE_ID})
+            table.to_sql("images", db, if_exists="replace", index_label="image_id")
+            db.execute("DELETE FROM problems")
+            db.executemany(
+                "INSERT INTO problems(path, problem, detail) VALUES (?, ?, ?)",
+                [(p.path, p.problem, p.detail) for p in dataset.problems],
+            )
+            for key, value in (
+                ("dataset_spec", spec),
+                ("dataset_root_relative", spec_relative),
+                ("classes", dataset.classes),
+                ("attributes", dataset.attributes),
+            ):
+                db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                    (key, json.dumps(value)),
+                )
+        self._dataset = dataset
+
+    @property
+    def dataset(self) -> Dataset:
+        if self._dataset is None:
+            self._dataset = self._load_dataset()
+        return self._dataset
+
+    def _load_dataset(self) -> Dataset:
+        spec_dict = self.get_meta("dataset_spec")
+        if spec_dict is None:
+            raise ProjectError(f"The project in {self.folder} holds no dataset.")
+        spec = DatasetSpec.from_dict(spec_dict)
+        root = Path(spec.root)
+        if not root.is_absolute():
+            root = (self.folder / root).resolve()
+        elif not root.is_dir():
+            relative = self.get_meta("dataset_root_relative")
+            moved = (self.folder / relative).resolve() if relative else None
+            if moved is not None and moved.is_dir():
+                root = moved
+        with self._lock:
+            table = pd.read_sql("SELECT * FROM images ORDER BY image_id", self.db)
+        table = table.drop(columns=["image_id"]).reset_index(drop=True)
+        table = table.rename(columns={_ESCAPED_IMAGE_ID: "image_id"})
+        if "mask" in table.columns:
+            table["mask"] = table["mask"].fillna("")
+        problems = [ImageProblem(*row) for row in self.query("SELECT * FROM problems")]
+        return Dataset(
+            root=root,
+            table=table,
+            classes=list(self.get_meta("classes", [])),
+            attributes=list(self.get_meta("attributes", [])),
+            problems=problems,
+            spec=spec,
+        )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _relative(root: Path, project_folder: Path) -> str | None:
+    """The dataset root relative to the project folder (None across drives)."""
+    try:
+        return Path(os.path.relpath(root.resolve(), project_folder.resolve())).as_posix()
+    except ValueError:
+        return None
+
+
+def _portable(root: Path, project_folder: Path) -> str:
+    """Dataset root relative to the project folder when inside it, else absolute."""
+    root = root.resolve()
+    try:
+        return root.relative_to(project_folder.resolve()).as_posix() or "."
+    except ValueError:
+        return str(root)

@@ -19,8 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from debias_studio.core.jobs import run_quiet
-from debias_studio.core.train import TrainConfig, fit, mean_std
+from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.job import load_run_data
+from debias_studio.core.train.loop import fit
+from debias_studio.core.train.metrics import mean_std
 
 SETTINGS = {
     "digits": {"confounder": "color", "methods": ("erm", "counterfactual", "selecmix")},

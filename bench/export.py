@@ -26,7 +26,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from debias_studio.core.data.dataset import Dataset, DatasetSpec
-from debias_studio.core.export import export_project
+from debias_studio.core.export.job import export_project
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.project import Project
 

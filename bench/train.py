@@ -19,10 +19,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from debias_studio.core.jobs import run_quiet
-from debias_studio.core.train import TrainConfig, TrainData, fit
 from debias_studio.core.train.backbones import build_classifier
-from debias_studio.core.train.loop import make_batch
-from debias_studio.core.train.methods import make_method
+from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.data import TrainData
+from debias_studio.core.train.loop import fit, make_batch
+from debias_studio.core.train.methods.registry import make_method
 
 VARIANTS = {
     "erm": {"method": "erm"},

@@ -84,7 +84,8 @@ def register(subparsers: Any) -> None:
 
 
 def _discover(args: argparse.Namespace) -> int:
-    from debias_studio.core.concepts import DiscoveryParams, discover
+    from debias_studio.core.concepts.discovery import DiscoveryParams
+    from debias_studio.core.concepts.project import discover
 
     cancel = CancelToken()
     with open_project(args.project) as project:
@@ -130,7 +131,8 @@ def _print_top(result: Any) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from debias_studio.core.annotate import add_confounder, group_matrix
+    from debias_studio.core.annotate.confounders import add_confounder
+    from debias_studio.core.annotate.groups import group_matrix
 
     with open_project(args.project) as project:
         confounder = add_confounder(
@@ -153,7 +155,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from debias_studio.core.annotate import list_confounders
+    from debias_studio.core.annotate.confounders import list_confounders
 
     with open_project(args.project) as project:
         confounders = list_confounders(project)
@@ -167,7 +169,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from debias_studio.core.annotate import get_confounder, group_matrix, list_confounders
+    from debias_studio.core.annotate.confounders import get_confounder, list_confounders
+    from debias_studio.core.annotate.groups import group_matrix
 
     with open_project(args.project) as project:
         names = [args.name] if args.name else [c.name for c in list_confounders(project)]
@@ -185,7 +188,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace) -> int:
-    from debias_studio.core.annotate import set_values
+    from debias_studio.core.annotate.overrides import set_values
     from debias_studio.core.errors import StudioError
 
     try:
@@ -199,7 +202,7 @@ def _set(args: argparse.Namespace) -> int:
 
 
 def _kind(args: argparse.Namespace) -> int:
-    from debias_studio.core.annotate import set_kind
+    from debias_studio.core.annotate.confounders import set_kind
 
     with open_project(args.project) as project:
         c = set_kind(project, args.name, args.kind)
@@ -208,7 +211,7 @@ def _kind(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from debias_studio.core.annotate import remove_confounder
+    from debias_studio.core.annotate.confounders import remove_confounder
 
     with open_project(args.project) as project:
         remove_confounder(project, args.name)
@@ -217,7 +220,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _undo(args: argparse.Namespace) -> int:
-    from debias_studio.core.annotate import undo
+    from debias_studio.core.annotate.history import undo
 
     with open_project(args.project) as project:
         message = undo(project)

@@ -11,7 +11,8 @@ from debias_studio.core.jobs import CancelToken
 
 
 def register(subparsers: Any) -> None:
-    from debias_studio.core.export import DEFAULT_FORMATS, FORMATS, LINK_MODES
+    from debias_studio.core.export.job import DEFAULT_FORMATS, FORMATS
+    from debias_studio.core.export.layout import LINK_MODES
 
     export = subparsers.add_parser(
         "export",
@@ -64,7 +65,7 @@ def register(subparsers: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from debias_studio.core.export import export_project
+    from debias_studio.core.export.job import export_project
     from debias_studio.core.store.project import Project
 
     cancel = CancelToken()

@@ -120,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from debias_studio.core.train.runs import list_runs
+    from debias_studio.core.store.runs import list_runs
 
     with open_project(args.project) as project:
         runs = list_runs(project)

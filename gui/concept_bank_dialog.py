@@ -20,19 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from debias_studio.gui import engine
 from debias_studio.gui.hub import Hub
-
-
-def load_bank_dict(project: Any) -> dict[str, Any]:
-    from debias_studio.core.concepts import project_bank
-
-    return project_bank(project).to_dict()
-
-
-def save_bank_dict(project: Any, data: dict[str, Any]) -> None:
-    from debias_studio.core.concepts import bank_from_dict, save_project_bank
-
-    save_project_bank(project, bank_from_dict(data, source="the edited concept list"))
 
 
 class ConceptBankDialog(QDialog):
@@ -82,7 +71,7 @@ class ConceptBankDialog(QDialog):
             project = hub.session.project
             hub.runner.start(
                 "Reading the concept bank",
-                lambda _t: load_bank_dict(project),
+                lambda _t: engine.load_bank_dict(project),
                 quiet=True,
                 on_done=self._on_loaded,
                 on_error=lambda m, _d: self.message.setText(m),
@@ -135,7 +124,7 @@ class ConceptBankDialog(QDialog):
         project = session.project
         self.hub.runner.start(
             "Saving the concept bank",
-            lambda _t: save_bank_dict(project, data),
+            lambda _t: engine.save_bank_dict(project, data),
             quiet=True,
             on_done=lambda _r: self._saved(),
             on_error=lambda m, _d: self.message.setText(m),

@@ -23,37 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from debias_studio.core.embed.projection import (
-    density_image,
-    inside_polygon,
-    inside_rectangle,
-    pca_2d,
-)
-from debias_studio.core.jobs import CancelToken, Job, delegate
+from debias_studio.gui import engine
 from debias_studio.gui.browser.filters import Mask
 from debias_studio.gui.hub import Hub
 from debias_studio.gui.lasso import LassoViewBox
 from debias_studio.gui.palette import colour
 from debias_studio.gui.session import Column, Session
 
-DENSITY_ABOVE = 200_000
 POINT_SIZE = 5
-
-
-def map_job(project: Any, model: str, device: str | None, token: CancelToken) -> Job[Any]:
-    """Embeddings (cached, or computed now) and their PCA projection, as one job."""
-    from debias_studio.core.embed.engine import embed_project, load_embeddings
-
-    embeddings = load_embeddings(project, model)
-    if embeddings is None:
-        embeddings = yield from delegate(
-            embed_project(project, model, device=device, cancel=token), 0, 800, 1000
-        )
-    xy = yield from delegate(
-        pca_2d(embeddings.vectors, embeddings.valid, cancel=token), 800, 200, 1000
-    )
-    density = density_image(xy) if len(xy) > DENSITY_ABOVE else None
-    return xy, density
 
 
 class EmbeddingMap(QWidget):
@@ -180,7 +157,7 @@ class EmbeddingMap(QWidget):
         self.info.setText("computing…")
         self.hub.runner.start(
             "Embedding map",
-            lambda token: map_job(project, hub.model_name, hub.device, token),
+            lambda token: engine.map_job(project, hub.model_name, hub.device, token),
             key="map",
             on_done=self._on_computed,
             on_error=lambda message, _d: self.info.setText(message),
@@ -281,13 +258,13 @@ class EmbeddingMap(QWidget):
         """Show and select the images whose dots lie in the rectangle; returns their ids."""
         if self.xy is None:
             return np.zeros(0, dtype=np.int64)
-        return self._select(inside_rectangle(self.xy, x0, y0, x1, y1))
+        return self._select(engine.inside_rectangle(self.xy, x0, y0, x1, y1))
 
     def select_polygon(self, polygon: np.ndarray) -> np.ndarray:
         """Show and select the images whose dots lie inside the lasso; returns their ids."""
         if self.xy is None:
             return np.zeros(0, dtype=np.int64)
-        return self._select(inside_polygon(self.xy, polygon))
+        return self._select(engine.inside_polygon(self.xy, polygon))
 
     def _select(self, keep: np.ndarray) -> np.ndarray:
         ids = np.flatnonzero(keep)

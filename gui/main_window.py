@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from debias_studio.core.store.project import Project
+from debias_studio.gui import engine
 from debias_studio.gui.browser.browser_widget import BrowserWidget
 from debias_studio.gui.browser.detail_pane import DetailPane
 from debias_studio.gui.hub import Hub
@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         self.hub.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self._build_status_bar()
         self._build_actions()
-        self._pending_close: list[Project] = []
+        self._pending_close: list[engine.Project] = []
         self.runner.job_ended.connect(self._close_retired)
         self.runner.job_ended.connect(self._on_job_ended)
         self._default_size()
@@ -122,7 +122,11 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(self._saved_geometry)
         self.welcome.set_recent(self.settings.recent_projects())
         self.runner.start(
-            "Detecting device", _detect_device, quiet=True, warm_up=True, on_done=self._on_device
+            "Detecting device",
+            engine.detect_device,
+            quiet=True,
+            warm_up=True,
+            on_done=self._on_device,
         )
 
     # ---- layout ------------------------------------------------------------------------------
@@ -438,7 +442,7 @@ class MainWindow(QMainWindow):
     def close_project(self) -> None:
         self.set_session(None)
 
-    def _retire(self, project: Project) -> None:
+    def _retire(self, project: engine.Project) -> None:
         """Close a project no longer shown, once no job can still be using it."""
         self._pending_close.append(project)
         self._close_retired()
@@ -524,36 +528,6 @@ def _welcome(window: MainWindow) -> QWidget:
     page.new_from_manifest_requested.connect(window.ask_new_manifest)
     page.recent_requested.connect(window.open_project)
     return page
-
-
-def _detect_device(_token: object) -> str:
-    """Which device models run on; also imports the engine modules the panels call, so no
-    first click pays an import (tens of milliseconds of file I/O) on the GUI thread."""
-    import importlib
-
-    from debias_studio.core.models.device import default_device
-
-    for name in (
-        "debias_studio.core.annotate",
-        "debias_studio.core.concepts",
-        "debias_studio.core.embed.engine",
-        "debias_studio.core.export",
-        "debias_studio.core.train.config",
-        "debias_studio.core.train.runs",
-        "debias_studio.core.train.job",
-        "torch.optim",
-        "open_clip",  # builds its BPE tokenizer at import: seconds of pure Python
-        "torch._dynamo",  # imported by the first optimiser; seconds, and never mid-session
-        "sklearn.linear_model",
-        "sklearn.mixture",
-        "sklearn.neighbors",
-        "sklearn.model_selection",
-    ):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-    return default_device()
 
 
 def _model_display(name: str) -> str:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from debias_studio.gui import engine
 from debias_studio.gui.hub import Hub
 from debias_studio.gui.session import Column, Session
 
@@ -33,19 +34,6 @@ COLUMNS = (
     ("Test worst", "Test accuracy of the worst group."),
     ("Test unbiased", "Mean of the per-group test accuracies (every group weighs the same)."),
 )
-
-
-def read_runs(project: Any) -> tuple[list[dict[str, Any]], str | None, Any]:
-    """Every run, and the id and per-image predictions of the latest finished one."""
-    from debias_studio.core.train.runs import list_runs, load_predictions
-
-    runs = list_runs(project)
-    for run in runs:  # newest first
-        if run.get("status") == "done":
-            predictions = load_predictions(project, run["id"])
-            if predictions is not None:
-                return runs, run["id"], predictions
-    return runs, None, None
 
 
 class RunsTable(QWidget):
@@ -87,7 +75,7 @@ class RunsTable(QWidget):
         project = self.session.project
         self.hub.runner.start(
             "Reading runs",
-            lambda _t: read_runs(project),
+            lambda _t: engine.read_runs(project),
             key="runs",
             quiet=True,
             on_done=lambda result, p=project: self._on_read(result) if self._current(p) else None,

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from debias_studio.core.data.dataset import Dataset, open_dataset
 from debias_studio.core.jobs import CancelToken, Job, Progress
-from debias_studio.core.store.project import DB_NAME, Project
+from debias_studio.gui.engine import DB_NAME, Dataset, Project, create_demo_project, open_dataset
 
 
 @dataclass
@@ -111,7 +110,7 @@ def demo_session(
     if is_project_folder(folder):
         return (yield from open_session(folder, cancel))
     if create is None:
-        from debias_studio.core.demo import create_demo_project as create
+        create = create_demo_project
     project = yield from create(Path(folder), kind=kind, cancel=cancel)
     return build_session(project)
 

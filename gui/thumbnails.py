@@ -26,7 +26,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
-from debias_studio.core.data.imageio import ImageReadError, open_image
+from debias_studio.gui.engine import ImageReadError, open_image
 
 DEFAULT_SIZE = 112
 DEFAULT_MEMORY_BYTES = 128 * 1024 * 1024

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from debias_studio.core.jobs import CancelToken, Job
 from debias_studio.gui import engine
 from debias_studio.gui.hub import Hub
 from debias_studio.gui.session import Session
@@ -86,28 +85,8 @@ class _EpochRelay(QObject):
     epoch = Signal(object)
 
 
-def train_job(project: Any, config: Any, relay: _EpochRelay, token: CancelToken) -> Job[Any]:
-    from debias_studio.core.train.job import train_run
-
-    return (yield from train_run(project, config, cancel=token, on_epoch=relay.epoch.emit))
-
-
-def resume_job(project: Any, run_id: str, relay: _EpochRelay, token: CancelToken) -> Job[Any]:
-    from debias_studio.core.train.job import resume_run
-
-    return (yield from resume_run(project, run_id, cancel=token, on_epoch=relay.epoch.emit))
-
-
 RESUMABLE = ("cancelled", "failed")
 """Run states the Resume button continues from the run's last epoch checkpoint."""
-
-
-def preview_job(project: Any, config: Any, ids: list[int], token: CancelToken) -> Job[np.ndarray]:
-    from debias_studio.core.train.counterfactuals import preview_counterfactuals
-    from debias_studio.core.train.job import load_run_data
-
-    data = yield from load_run_data(project, config, token)
-    return preview_counterfactuals(data, ids, seed=config.seed)
 
 
 class TrainingPanel(QWidget):
@@ -286,11 +265,9 @@ class TrainingPanel(QWidget):
 
     # ---- config and running ------------------------------------------------------------------
     def config(self) -> Any:
-        from debias_studio.core.train.config import TrainConfig
-
         assert self.session is not None
         device = self.device.currentText()
-        return TrainConfig(
+        return engine.TrainConfig(
             project=str(self.session.folder),
             method=self.method.currentData(),
             confounder=self.confounder.currentData(),
@@ -315,7 +292,8 @@ class TrainingPanel(QWidget):
             return None
         project, relay = self.session.project, self.relay
         return self._launch(
-            f"Training {config.method}", lambda token: train_job(project, config, relay, token)
+            f"Training {config.method}",
+            lambda token: engine.train_job(project, config, relay.epoch.emit, token),
         )
 
     def resume(self) -> JobHandle | None:
@@ -324,7 +302,8 @@ class TrainingPanel(QWidget):
             return None
         project, relay, run_id = self.session.project, self.relay, self.resumable
         handle = self._launch(
-            f"Resuming run {run_id}", lambda token: resume_job(project, run_id, relay, token)
+            f"Resuming run {run_id}",
+            lambda token: engine.resume_job(project, run_id, relay.epoch.emit, token),
         )
         self.status.setText(f"Resuming run {run_id} from its last checkpoint…")
         return handle
@@ -423,7 +402,7 @@ class TrainingPanel(QWidget):
         self.status.setText("rendering counterfactuals…")
         self.hub.runner.start(
             "Counterfactual preview",
-            lambda token: preview_job(project, config, train, token),
+            lambda token: engine.preview_job(project, config, train, token),
             key="cf-preview",
             on_done=self._show_preview,
             on_error=lambda message, _d: self.status.setText(message),

@@ -101,7 +101,7 @@ def remove_confounder(project: Any, name: str) -> None:
 def _from_concept(
     project: Any, concept: str, threshold: float | None, model_name: str
 ) -> tuple[dict[str, Any], str]:
-    from debias_studio.core.concepts import concept_scores, project_bank
+    from debias_studio.core.concepts.project import concept_scores, project_bank
 
     concept = " ".join(concept.split())
     if not concept:
@@ -124,8 +124,7 @@ def _from_concept(
 def _from_concepts(
     project: Any, concepts: list[str] | str, model_name: str
 ) -> tuple[dict[str, Any], str]:
-    from debias_studio.core.concepts import project_bank
-    from debias_studio.core.concepts.project import several_concept_scores
+    from debias_studio.core.concepts.project import project_bank, several_concept_scores
 
     if isinstance(concepts, str):
         concepts = concepts.split(",")
@@ -145,7 +144,7 @@ def _from_concepts(
 
 
 def _from_column(project: Any, column: str) -> tuple[dict[str, Any], str]:
-    from debias_studio.core.concepts import project_bank
+    from debias_studio.core.concepts.project import project_bank
 
     table = project.dataset.table
     if column not in table.columns or column in RESERVED_COLUMNS:

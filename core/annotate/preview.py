@@ -47,7 +47,7 @@ def project_threshold_preview(
     model_name: str = "demo",
     n_nearest: int = DEFAULT_NEAREST,
 ) -> dict[str, Any]:
-    from debias_studio.core.concepts import concept_scores
+    from debias_studio.core.concepts.project import concept_scores
 
     dataset = project.dataset
     scores = concept_scores(project, concept, model_name)

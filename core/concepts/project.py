@@ -20,10 +20,10 @@ from debias_studio.core.concepts.bank import ConceptBank, bank_from_dict, load_b
 from debias_studio.core.concepts.cav import cav_from_folder, exemplar_files, model_image_embedder
 from debias_studio.core.concepts.discovery import DiscoveryParams, discover_arrays
 from debias_studio.core.concepts.result import DiscoveryResult
-from debias_studio.core.concepts.runs import run_probabilities
 from debias_studio.core.concepts.text_cache import concept_text_vectors, text_cache_file
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
+from debias_studio.core.store.runs import run_probabilities
 
 BANK_META_KEY = "concept_bank"
 STORE_TOP_PER_CLASS = 200
@@ -61,7 +61,7 @@ class LazyModel:
     @property
     def loaded(self) -> Any:
         if self._loaded is None:
-            from debias_studio.core.models import load_model
+            from debias_studio.core.models.registry import load_model
 
             self._loaded = load_model(self.model_name, self.device)
         return self._loaded
@@ -71,7 +71,7 @@ class LazyModel:
 
 
 def model_id_of(model_name: str) -> str:
-    from debias_studio.core.models import resolve_model
+    from debias_studio.core.models.registry import resolve_model
 
     return resolve_model(model_name).model_id
 

@@ -28,8 +28,10 @@ from debias_studio.core.embed.cache import CachedEmbeddings, CacheWriter, model_
 from debias_studio.core.embed.loader import ImageFiles, make_loader
 from debias_studio.core.errors import JobCancelled
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
-from debias_studio.core.models import LoadedModel, load_model, resolve_device, resolve_model
+from debias_studio.core.models.device import resolve_device
+from debias_studio.core.models.loaded import LoadedModel
 from debias_studio.core.models.precision import ImageEncoder, choose_encoder
+from debias_studio.core.models.registry import load_model, resolve_model
 
 PROBE_MIN_IMAGES = 256
 """Measure CPU precisions only for jobs at least this big: below, the probe costs more than

@@ -5,21 +5,3 @@ Parquet) of the cleaned dataset, an ImageFolder tree without the excluded images
 subset with Waterbirds-style ``metadata.csv``, materialised counterfactual images, and an HTML
 report with its figures as JSON - written all or nothing (core.export.atomic).
 """
-
-from debias_studio.core.export.job import (
-    DEFAULT_FORMATS,
-    FORMATS,
-    ExportResult,
-    export_project,
-    parse_formats,
-)
-from debias_studio.core.export.layout import LINK_MODES
-
-__all__ = [
-    "DEFAULT_FORMATS",
-    "FORMATS",
-    "LINK_MODES",
-    "ExportResult",
-    "export_project",
-    "parse_formats",
-]

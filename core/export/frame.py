@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from debias_studio.core.annotate.confounders import list_confounders
+from debias_studio.core.annotate.groups import group_matrix
 from debias_studio.core.errors import StudioError
 from debias_studio.core.store.project import Project
+from debias_studio.core.store.runs import list_runs, load_predictions
 from debias_studio.core.train.data import SPLIT_CODES, confounder_values
-from debias_studio.core.train.runs import list_runs, load_predictions
 
 RESERVED_COLUMNS = (
     "image_id",
@@ -90,14 +92,8 @@ class ExportFrame:
 
 
 def annotated_confounders(project: Project) -> list[str]:
-    """Names of the project's confounders (none while core.annotate is not installed)."""
-    try:
-        import debias_studio.core.annotate as annotate
-    except ModuleNotFoundError as exc:
-        if exc.name != "debias_studio.core.annotate":
-            raise
-        return []
-    return [c.name for c in annotate.list_confounders(project)]
+    """Names of the project's confounders."""
+    return [c.name for c in list_confounders(project)]
 
 
 def exclusions(project: Project) -> dict[int, str]:
@@ -198,9 +194,7 @@ def _annotated_aligned(project: Project, name: str) -> np.ndarray | None:
     """The bias-aligned value per class exactly as the app's group matrix shows it."""
     if name not in annotated_confounders(project):
         return None
-    import debias_studio.core.annotate as annotate
-
-    return np.asarray(annotate.group_matrix(project, name).aligned_value, dtype=np.int64)
+    return np.asarray(group_matrix(project, name).aligned_value, dtype=np.int64)
 
 
 def describe(frame: ExportFrame) -> dict[str, Any]:

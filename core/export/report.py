@@ -18,7 +18,7 @@ from debias_studio.core.data.dataset import summarize
 from debias_studio.core.export import report_figures as draw
 from debias_studio.core.export.frame import ExportFrame
 from debias_studio.core.store.project import Project
-from debias_studio.core.train.runs import list_runs
+from debias_studio.core.store.runs import list_runs
 
 TOP_CONCEPTS = 5
 EXEMPLARS = 6

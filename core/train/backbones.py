@@ -125,7 +125,7 @@ class ProjectionNet(nn.Module):
 
 
 def _clip_tower(model_name: str, clip_blocks: int) -> ClipTower:
-    from debias_studio.core.models import load_model
+    from debias_studio.core.models.registry import load_model
 
     loaded = load_model(model_name, "cpu")
     visual = loaded.model.visual

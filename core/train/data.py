@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from debias_studio.core.annotate.confounders import list_confounders
+from debias_studio.core.annotate.overrides import assignments
 from debias_studio.core.data.imageio import ImageReadError, open_image
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
@@ -142,16 +144,10 @@ def confounder_values(project: Project, name: str | None) -> tuple[np.ndarray, l
 
 
 def _annotated_confounder(project: Project, name: str) -> tuple[np.ndarray, list[str], str] | None:
-    try:
-        import debias_studio.core.annotate as annotate
-    except ModuleNotFoundError as exc:
-        if exc.name != "debias_studio.core.annotate":
-            raise
-        return None
-    known = {c.name: c for c in annotate.list_confounders(project)}
+    known = {c.name: c for c in list_confounders(project)}
     if name not in known:
         return None
-    values = np.asarray(annotate.assignments(project, name), dtype=np.int64)
+    values = np.asarray(assignments(project, name), dtype=np.int64)
     return values, list(known[name].values), known[name].kind
 
 
@@ -170,7 +166,7 @@ def _embeddings(
 
 def _default_size(project: Project, backbone: str, model_name: str) -> int:
     if backbone == "clip":
-        from debias_studio.core.models import load_model
+        from debias_studio.core.models.registry import load_model
 
         return int(load_model(model_name, "cpu").image_size)
     first = open_image(project.dataset.image_path(0))

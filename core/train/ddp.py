@@ -21,10 +21,11 @@ import torch.distributed as tdist
 
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.project import Project
+from debias_studio.core.store.runs import finish_run
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.job import load_run_data
 from debias_studio.core.train.loop import DistContext, fit
-from debias_studio.core.train.runs import create_run, finish_run, open_run
+from debias_studio.core.train.runs import create_run, open_run
 
 
 def init_distributed() -> DistContext:

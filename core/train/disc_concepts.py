@@ -12,15 +12,15 @@ label. Validation and test images are never used, so model selection stays clean
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import torch
 
+from debias_studio.core.annotate.confounders import list_confounders
 from debias_studio.core.concepts.project import latest_discovery
-
-if TYPE_CHECKING:
-    from debias_studio.core.train.data import TrainData
-    from debias_studio.core.train.methods import ConceptExemplars
+from debias_studio.core.train.data import SPLIT_CODES, TrainData
+from debias_studio.core.train.methods.disc import ConceptExemplars
 
 TOP_PER_CLASS = 3
 """Concepts cured per class when the user has not confirmed any."""
@@ -28,8 +28,6 @@ TOP_PER_CLASS = 3
 
 def confirmed_concepts(project: Any) -> set[str]:
     """Concept names behind the project's confounders (concept or arg-max sources)."""
-    from debias_studio.core.annotate import list_confounders
-
     names: set[str] = set()
     for confounder in list_confounders(project):
         if confounder.source == "concept":
@@ -45,11 +43,6 @@ def cure_exemplars(
 ) -> list[ConceptExemplars] | None:
     """The DISC cure's concepts from the latest discovery; None when there is none (the cure
     then falls back to the run's confounder values)."""
-    import torch
-
-    from debias_studio.core.train.data import SPLIT_CODES
-    from debias_studio.core.train.methods import ConceptExemplars
-
     stored = latest_discovery(project)
     if stored is None:
         return None

@@ -14,15 +14,14 @@ from typing import Any
 from debias_studio.core.errors import JobCancelled, StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job
 from debias_studio.core.store.project import Project
+from debias_studio.core.store.runs import finish_run, mark_running
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.data import TrainData, load_train_data
 from debias_studio.core.train.loop import DistContext, EpochCallback, fit
-from debias_studio.core.train.methods import ConceptExemplars
+from debias_studio.core.train.methods.disc import ConceptExemplars
 from debias_studio.core.train.runs import (
     RunRecord,
     create_run,
-    finish_run,
-    mark_running,
     open_run,
     read_checkpoint_meta,
     save_predictions,
@@ -141,6 +140,6 @@ def load_run_data(
 def discovered_concepts(project: Project, data: TrainData) -> list[ConceptExemplars] | None:
     """Concept exemplars and sensitivities from the project's latest discovery; None (no
     discovery yet) makes the DISC cure fall back to the confounder's values."""
-    from debias_studio.core.concepts import cure_exemplars
+    from debias_studio.core.train.disc_concepts import cure_exemplars
 
     return cure_exemplars(project, data)

@@ -22,7 +22,9 @@ from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 from debias_studio.core.train.backbones import build_classifier
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.data import TrainData
-from debias_studio.core.train.methods import Batch, ConceptExemplars, make_method
+from debias_studio.core.train.methods.base import Batch
+from debias_studio.core.train.methods.disc import ConceptExemplars
+from debias_studio.core.train.methods.registry import make_method
 from debias_studio.core.train.metrics import group_metrics
 from debias_studio.core.train.runs import BEST, load_checkpoint, save_checkpoint, save_weights
 

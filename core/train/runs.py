@@ -1,5 +1,5 @@
-"""Run records: the ``runs`` table of the project plus ``runs/<id>/`` with config.json,
-metrics.json and safetensors checkpoints.
+"""A training run's files beyond its record: safetensors checkpoints, the kept weights and the
+predictions of the kept model. The record itself (the ``runs`` table) is core.store.runs's.
 
 A checkpoint is one safetensors file holding the networks, the optimiser's tensors and the
 method's state, with the epoch and history as its metadata; it is written to a temporary name and
@@ -11,25 +11,21 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from debias_studio.core.errors import StudioError
+from debias_studio.core.store import runs as records
 from debias_studio.core.store.project import Project
 from debias_studio.core.train.config import TrainConfig
 
 CHECKPOINT = "checkpoint.safetensors"
 BEST = "best.safetensors"
-PREDICTIONS = "predictions.npy"
-"""Predicted class index per image id of the finished run's kept model (-1: not predicted,
-e.g. excluded); read by the export's manifest."""
 
 
 @dataclass
@@ -41,88 +37,24 @@ class RunRecord:
 
 
 def create_run(project: Project, config: TrainConfig) -> RunRecord:
-    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-    folder = project.runs_dir / run_id
-    folder.mkdir(parents=True)
-    _write_json(folder / "config.json", config.to_dict())
-    with project.transaction() as db:
-        db.execute(
-            "INSERT INTO runs(id, created, method, status, config, metrics) VALUES (?,?,?,?,?,?)",
-            (run_id, time.time(), config.method, "running", json.dumps(config.to_dict()), "{}"),
-        )
-    return RunRecord(run_id, folder, config)
+    stored = records.create_run(project, config.method, config.to_dict())
+    return RunRecord(stored.id, stored.folder, config)
 
 
 def open_run(project: Project, run_id: str) -> RunRecord:
-    rows = project.query("SELECT config, status FROM runs WHERE id=?", (run_id,))
-    if not rows:
-        raise StudioError(f"There is no run '{run_id}' in this project.")
-    config = TrainConfig.from_dict(json.loads(rows[0][0]))
-    return RunRecord(run_id, project.runs_dir / run_id, config, rows[0][1])
-
-
-def finish_run(project: Project, run_id: str, status: str, metrics: dict[str, Any]) -> None:
-    """Store the outcome (done, cancelled or failed) in the table and in metrics.json."""
-    _write_json(project.runs_dir / run_id / "metrics.json", metrics)
-    with project.transaction() as db:
-        db.execute(
-            "UPDATE runs SET status=?, metrics=? WHERE id=?",
-            (status, json.dumps(metrics), run_id),
-        )
-
-
-def mark_running(project: Project, run_id: str) -> None:
-    with project.transaction() as db:
-        db.execute("UPDATE runs SET status='running' WHERE id=?", (run_id,))
-
-
-def list_runs(project: Project) -> list[dict[str, Any]]:
-    """Every run, newest first, with its config and (summary) metrics."""
-    rows = project.query(
-        "SELECT id, created, method, status, config, metrics FROM runs ORDER BY created DESC"
-    )
-    return [
-        {
-            "id": r[0],
-            "created": r[1],
-            "method": r[2],
-            "status": r[3],
-            "config": json.loads(r[4]),
-            "metrics": json.loads(r[5]),
-        }
-        for r in rows
-    ]
+    stored = records.open_run(project, run_id)
+    return RunRecord(stored.id, stored.folder, TrainConfig.from_dict(stored.config), stored.status)
 
 
 # ---- per-image predictions ----------------------------------------------------------------------
 def save_predictions(folder: Path, model: nn.Module, data: Any, device: str | None) -> None:
     """Predict every usable image with the run's kept model and store the classes."""
-    import numpy as np
-
     from debias_studio.core.train.loop import predict, resolve_device
 
     ids = np.flatnonzero(data.split >= 0)
     predictions = np.full(len(data.labels), -1, dtype=np.int64)
     predictions[ids] = predict(model, data, ids, resolve_device(device))
-    tmp = folder / (PREDICTIONS + ".tmp")
-    with open(tmp, "wb") as handle:
-        np.save(handle, predictions, allow_pickle=False)
-    os.replace(tmp, folder / PREDICTIONS)
-
-
-def load_predictions(project: Project, run_id: str) -> Any:
-    """The stored predictions of run ``run_id`` (int64 per image id), or None when the run has
-    none or they belong to a different set of images."""
-    import numpy as np
-
-    path = project.runs_dir / run_id / PREDICTIONS
-    try:
-        predictions = np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
-        return None
-    if predictions.ndim != 1 or len(predictions) != len(project.dataset):
-        return None
-    return predictions.astype(np.int64)
+    records.save_predicted_classes(folder, predictions)
 
 
 # ---- checkpoints --------------------------------------------------------------------------------
@@ -209,10 +141,4 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict | None) -> None:
     tmp = path.with_suffix(".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from debias_studio.core.annotate import add_confounder, set_values
+from debias_studio.core.annotate.confounders import add_confounder
+from debias_studio.core.annotate.overrides import set_values
 from debias_studio.core.demo import create_demo_project
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.project import Project
-from debias_studio.core.train import TrainConfig, train_run
-from debias_studio.core.train.runs import create_run, finish_run
+from debias_studio.core.store.runs import finish_run
+from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.job import train_run
+from debias_studio.core.train.runs import create_run
 
 CONFOUNDER = "bg"
 OVERRIDDEN_ID = 0

@@ -6,20 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from debias_studio.core.annotate import (
+from debias_studio.core.annotate.confounders import (
     add_confounder,
-    assignments,
-    build_group_matrix,
     get_confounder,
-    group_matrix,
     list_confounders,
-    project_threshold_preview,
     remove_confounder,
     set_kind,
-    set_values,
-    threshold_preview,
-    undo,
 )
+from debias_studio.core.annotate.groups import build_group_matrix, group_matrix
+from debias_studio.core.annotate.history import undo
+from debias_studio.core.annotate.overrides import assignments, set_values
+from debias_studio.core.annotate.preview import project_threshold_preview, threshold_preview
 from debias_studio.core.errors import StudioError
 from tests.core.test_concepts_support import COLOURS, OBJECTS, synthetic  # noqa: F401
 

@@ -10,19 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-import debias_studio.core.annotate
+import debias_studio.core.train.disc_concepts
 from debias_studio.core.annotate.model import Confounder
-from debias_studio.core.concepts import (
-    cure_exemplars,
-    discover_arrays,
-    latest_discovery,
-    store_discovery,
-)
+from debias_studio.core.concepts.discovery import discover_arrays
+from debias_studio.core.concepts.project import latest_discovery, store_discovery
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.project import Project
-from debias_studio.core.train import TrainConfig, train_run
+from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.data import SPLIT_CODES
-from debias_studio.core.train.job import load_run_data
+from debias_studio.core.train.disc_concepts import cure_exemplars
+from debias_studio.core.train.job import load_run_data, train_run
 from tests.core.train_fixtures import shapes_project
 
 CONCEPTS = ["red", "green", "blue", "round"]
@@ -91,7 +88,7 @@ def test_exemplars_are_training_images_of_the_other_classes(project: Project) ->
 def test_confirmed_concepts_are_the_only_ones_cured(project: Project, monkeypatch) -> None:
     _store_discovery(project)
     monkeypatch.setattr(
-        debias_studio.core.annotate,
+        debias_studio.core.train.disc_concepts,
         "list_confounders",
         lambda _p: [Confounder("shade", "colour", "concept", {"concept": "green"})],
     )

@@ -125,7 +125,7 @@ def test_bank_words_the_model_never_saw_score_all_images_alike() -> None:
 
 
 def test_the_registry_loads_it_as_the_demo_model() -> None:
-    from debias_studio.core.models import load_model
+    from debias_studio.core.models.registry import load_model
 
     loaded = load_model("demo", device="cpu")
     assert loaded.is_demo

@@ -8,16 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from debias_studio.core.concepts import (
-    ConceptBank,
-    DiscoveryParams,
-    discover,
-    discover_arrays,
-    latest_discovery,
-)
-from debias_studio.core.concepts.runs import PREDICTIONS_FILE
+from debias_studio.core.concepts.bank import ConceptBank
+from debias_studio.core.concepts.discovery import DiscoveryParams, discover_arrays
+from debias_studio.core.concepts.project import discover, latest_discovery
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import run_quiet
+from debias_studio.core.store.runs import PROBABILITIES as PREDICTIONS_FILE
 from tests.core.test_concepts_support import (  # noqa: F401 (fixture)
     COLOURS,
     DISTRACTORS,
@@ -182,7 +178,7 @@ def test_cli_discover_writes_ranked_rows(synthetic: dict, tmp_path) -> None:  # 
 
 
 def test_project_discovery_from_a_runs_predicted_classes(synthetic: dict) -> None:  # noqa: F811
-    from debias_studio.core.train.runs import PREDICTIONS
+    from debias_studio.core.store.runs import PREDICTIONS
 
     project, w = synthetic["project"], synthetic["world"]
     with project.transaction() as db:

@@ -95,7 +95,7 @@ def test_embeddings_shape_norm_and_cache(tmp_path: Path, model_name: str) -> Non
 def test_same_images_embed_alike_and_match_direct_encoding(tmp_path: Path, model_name: str) -> None:
     """Row i is image i: the engine's vectors equal encoding the files one by one."""
     from debias_studio.core.data.imageio import open_image
-    from debias_studio.core.models import load_model
+    from debias_studio.core.models.registry import load_model
 
     root = tmp_path / "images"
     root.mkdir()

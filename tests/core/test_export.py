@@ -14,15 +14,17 @@ import pytest
 from PIL import Image
 
 from debias_studio.cli import main
-from debias_studio.core.annotate import add_confounder, assignments, get_confounder, group_matrix
+from debias_studio.core.annotate.confounders import add_confounder, get_confounder
+from debias_studio.core.annotate.groups import group_matrix
+from debias_studio.core.annotate.overrides import assignments
 from debias_studio.core.data.dataset import open_manifest
 from debias_studio.core.errors import StudioError
-from debias_studio.core.export import export_project
 from debias_studio.core.export.balanced import balanced_rows
 from debias_studio.core.export.frame import build_frame
+from debias_studio.core.export.job import export_project
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.project import Project
-from debias_studio.core.train import list_runs
+from debias_studio.core.store.runs import list_runs
 from tests.core.export_fixtures import (
     CONFOUNDER,
     EXCLUDED,

@@ -16,7 +16,7 @@ import pytest
 import debias_studio.core.export.layout as layout
 import debias_studio.core.export.manifest as manifest
 from debias_studio.core.errors import JobCancelled, StudioError
-from debias_studio.core.export import export_project
+from debias_studio.core.export.job import export_project
 from debias_studio.core.jobs import CancelToken, Progress, run_job, run_quiet
 from debias_studio.core.store.project import Project
 from tests.core.train_fixtures import shapes_project
@@ -94,7 +94,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     import debias_studio.core.export.layout as layout
-    from debias_studio.core.export import export_project
+    from debias_studio.core.export.job import export_project
     from debias_studio.core.store.project import Project
 
     real = layout.place_file

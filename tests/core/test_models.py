@@ -11,13 +11,12 @@ import pytest
 import torch
 
 from debias_studio.core.errors import ModelUnavailableError
-from debias_studio.core.models import (
+from debias_studio.core.models import offline, registry
+from debias_studio.core.models.names import parse_model_name
+from debias_studio.core.models.registry import (
     list_architectures,
     list_pretrained,
     load_model,
-    offline,
-    parse_model_name,
-    registry,
     resolve_model,
 )
 from tests.core.test_models_tiny import TINY_CFG, save_tiny_model
@@ -179,7 +178,7 @@ def test_encoders_agree_across_cpu_precisions(tmp_path: Path) -> None:
 
 def test_device_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     from debias_studio.core.errors import StudioError
-    from debias_studio.core.models import default_device, resolve_device
+    from debias_studio.core.models.device import default_device, resolve_device
 
     monkeypatch.setenv("DEBIAS_STUDIO_DEVICE", "cpu")
     assert default_device() == "cpu"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from debias_studio.core.models import load_model
+from debias_studio.core.models.registry import load_model
 from debias_studio.core.models.save import create_model, save_local_dir
 
 TINY_CFG = {

@@ -13,9 +13,10 @@ import torch
 from debias_studio.core.demo import create_demo_project
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.resources import DEMO_MODEL_DIR
-from debias_studio.core.train import TrainConfig, fit
 from debias_studio.core.train.backbones import build_classifier
+from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.job import load_run_data
+from debias_studio.core.train.loop import fit
 
 pytestmark = [
     pytest.mark.slow,

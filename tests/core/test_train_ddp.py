@@ -11,7 +11,8 @@ import torch.distributed as tdist
 import torch.multiprocessing as mp
 
 from debias_studio.core.jobs import run_quiet
-from debias_studio.core.train import DistContext, TrainConfig, fit
+from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.loop import DistContext, fit
 from tests.core.train_fixtures import feature_data
 
 CONFIG = {

@@ -12,7 +12,9 @@ from debias_studio.cli import main
 from debias_studio.core.errors import JobCancelled
 from debias_studio.core.jobs import CancelToken, run_quiet
 from debias_studio.core.store.project import Project
-from debias_studio.core.train import TrainConfig, list_runs, resume_run, train_run
+from debias_studio.core.store.runs import list_runs
+from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.job import resume_run, train_run
 from tests.core.train_fixtures import shapes_project
 
 

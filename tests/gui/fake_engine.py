@@ -46,13 +46,14 @@ class FakeClip:
         )
 
     def concept_scores(self, project: Any, concept: str, model_name: str = "demo", **_: Any):
-        from debias_studio.core.concepts import standardised_scores
+        from debias_studio.core.concepts.project import standardised_scores
 
         self.scored.append(concept)
         return standardised_scores(self.vectors, self.valid, self.text[concept])
 
     def discover(self, project: Any, model_name: str = "demo", *, cancel: Any, **_: Any):
-        from debias_studio.core.concepts import discover_arrays, store_discovery
+        from debias_studio.core.concepts.discovery import discover_arrays
+        from debias_studio.core.concepts.project import store_discovery
 
         dataset = project.dataset
         names = list(CONCEPTS)
@@ -70,9 +71,11 @@ class FakeClip:
         return result
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import debias_studio.core.concepts
+        import debias_studio.core.concepts.project
         import debias_studio.core.embed.engine
 
         monkeypatch.setattr(debias_studio.core.embed.engine, "load_embeddings", self.embeddings)
-        monkeypatch.setattr(debias_studio.core.concepts, "concept_scores", self.concept_scores)
-        monkeypatch.setattr(debias_studio.core.concepts, "discover", self.discover)
+        monkeypatch.setattr(
+            debias_studio.core.concepts.project, "concept_scores", self.concept_scores
+        )
+        monkeypatch.setattr(debias_studio.core.concepts.project, "discover", self.discover)

@@ -116,7 +116,7 @@ def test_the_concept_bank_can_be_edited(window, qtbot, tiny_project: Path) -> No
     dialog.members.setPlainText("tripod\nlens cap")
     dialog.save()
     qtbot.waitUntil(lambda: not window.runner.jobs(), timeout=10000)
-    from debias_studio.core.concepts import project_bank
+    from debias_studio.core.concepts.project import project_bank
 
     bank = project_bank(window.session.project)
     assert bank.category_of("tripod") == "studio"

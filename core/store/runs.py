@@ -1,0 +1,162 @@
+"""Run records: the one owner of the project's ``runs`` table and of what a finished run leaves
+for other stages to read (``runs/<id>/config.json``, ``metrics.json``, predictions).
+
+Training writes records through here (core.train.runs adds the checkpoints); discovery, export,
+the report and the GUI read them through here. A run's predictions come in two forms: the
+predicted class per image id (``predictions.npy``, int64, -1 where not predicted), which every
+finished run writes, and optionally class probabilities (``predictions.safetensors`` with the
+tensor ``probs`` (N, C) float32, rows by image id, columns in the project's class order).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from debias_studio.core.errors import StudioError
+from debias_studio.core.store.project import Project
+
+PREDICTIONS = "predictions.npy"
+"""Predicted class index per image id of the finished run's kept model (-1: not predicted,
+e.g. excluded)."""
+PROBABILITIES = "predictions.safetensors"
+PROBABILITIES_KEY = "probs"
+STATUSES = ("running", "done", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One row of the ``runs`` table, with the folder that holds its files."""
+
+    id: str
+    folder: Path
+    method: str
+    status: str
+    config: dict[str, Any]
+
+
+def create_run(project: Project, method: str, config: dict[str, Any]) -> StoredRun:
+    """A new run record (status ``running``) and its folder with ``config.json``."""
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    folder = project.runs_dir / run_id
+    folder.mkdir(parents=True)
+    write_json(folder / "config.json", config)
+    with project.transaction() as db:
+        db.execute(
+            "INSERT INTO runs(id, created, method, status, config, metrics) VALUES (?,?,?,?,?,?)",
+            (run_id, time.time(), method, "running", json.dumps(config), "{}"),
+        )
+    return StoredRun(run_id, folder, method, "running", config)
+
+
+def open_run(project: Project, run_id: str) -> StoredRun:
+    rows = project.query("SELECT method, status, config FROM runs WHERE id=?", (run_id,))
+    if not rows:
+        raise StudioError(f"There is no run '{run_id}' in this project.")
+    method, status, config = rows[0]
+    return StoredRun(run_id, project.runs_dir / run_id, method, status, json.loads(config))
+
+
+def finish_run(project: Project, run_id: str, status: str, metrics: dict[str, Any]) -> None:
+    """Store the outcome (done, cancelled or failed) in the table and in metrics.json."""
+    write_json(project.runs_dir / run_id / "metrics.json", metrics)
+    with project.transaction() as db:
+        db.execute(
+            "UPDATE runs SET status=?, metrics=? WHERE id=?",
+            (status, json.dumps(metrics), run_id),
+        )
+
+
+def mark_running(project: Project, run_id: str) -> None:
+    with project.transaction() as db:
+        db.execute("UPDATE runs SET status='running' WHERE id=?", (run_id,))
+
+
+def list_runs(project: Project) -> list[dict[str, Any]]:
+    """Every run, newest first, with its config and (summary) metrics."""
+    rows = project.query(
+        "SELECT id, created, method, status, config, metrics FROM runs ORDER BY created DESC"
+    )
+    return [
+        {
+            "id": r[0],
+            "created": r[1],
+            "method": r[2],
+            "status": r[3],
+            "config": json.loads(r[4]),
+            "metrics": json.loads(r[5]),
+        }
+        for r in rows
+    ]
+
+
+# ---- what a finished run predicted --------------------------------------------------------------
+def save_predicted_classes(folder: Path, predictions: np.ndarray) -> None:
+    """Store the predicted class per image id (int64, -1 where not predicted), atomically."""
+    tmp = folder / (PREDICTIONS + ".tmp")
+    with open(tmp, "wb") as handle:
+        np.save(handle, np.asarray(predictions, dtype=np.int64), allow_pickle=False)
+    os.replace(tmp, folder / PREDICTIONS)
+
+
+def load_predictions(project: Project, run_id: str) -> np.ndarray | None:
+    """The stored predictions of run ``run_id`` (int64 per image id), or None when the run has
+    none or they belong to a different set of images."""
+    path = project.runs_dir / run_id / PREDICTIONS
+    try:
+        predictions = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if predictions.ndim != 1 or len(predictions) != len(project.dataset):
+        return None
+    return predictions.astype(np.int64)
+
+
+def run_probabilities(project: Project, run_id: str) -> np.ndarray:
+    """(N, C) float32 class probabilities of finished run ``run_id`` for every image: the stored
+    probabilities, else one-hot rows of the predicted classes (NaN rows where not predicted)."""
+    rows = project.query("SELECT status FROM runs WHERE id=?", (run_id,))
+    if not rows:
+        raise StudioError(f"There is no run '{run_id}' in this project.")
+    if rows[0][0] != "done":
+        raise StudioError(f"The run '{run_id}' has not finished (status: {rows[0][0]}).")
+    n, n_classes = len(project.dataset), len(project.dataset.classes)
+    path = project.runs_dir / run_id / PROBABILITIES
+    if path.is_file():
+        from safetensors.numpy import load_file
+
+        probs = load_file(str(path)).get(PROBABILITIES_KEY)
+    else:
+        predicted = load_predictions(project, run_id)
+        probs = None if predicted is None else _one_hot(predicted, n_classes)
+    if probs is None:
+        raise StudioError(f"The run '{run_id}' stored no predictions to discover from.")
+    probs = np.asarray(probs, dtype=np.float32)
+    if probs.shape != (n, n_classes):
+        raise StudioError(
+            f"The predictions of run '{run_id}' have shape {probs.shape}, but the project has "
+            f"{n} images of {n_classes} classes."
+        )
+    return probs
+
+
+def _one_hot(predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    probs = np.full((len(predicted), n_classes), np.nan, dtype=np.float32)
+    done = (predicted >= 0) & (predicted < n_classes)
+    probs[done] = 0.0
+    probs[np.flatnonzero(done), predicted[done]] = 1.0
+    return probs
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and a rename, so a crash leaves the old file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

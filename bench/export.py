@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from debias_studio.core.data.dataset import Dataset, DatasetSpec
 from debias_studio.core.export.job import export_project
 from debias_studio.core.jobs import run_quiet
+from debias_studio.core.store.exclusions import exclude
 from debias_studio.core.store.project import Project
 
 CLASSES = [f"class{k}" for k in range(10)]
@@ -61,11 +62,7 @@ def make_project(folder: Path, n: int) -> Project:
     spec = DatasetSpec(kind="folder", source=str(root), root=str(root))
     project = Project.create(folder / "project", Dataset(root, table, CLASSES, ["place"], [], spec))
     excluded = rng.choice(n, max(1, n // 100), replace=False)
-    with project.transaction() as db:
-        db.executemany(
-            "INSERT INTO exclusions(image_id, reason) VALUES (?, 'bench')",
-            [(int(i),) for i in excluded],
-        )
+    exclude(project, excluded.tolist(), "bench")
     return project
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from debias_studio.cli.common import open_project, run_with_bar, write_json
+from debias_studio.core.data.splits import SPLITS, TRAIN
 from debias_studio.core.jobs import CancelToken
 
 SHOW_PER_CLASS = 5
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
     discover.add_argument("--concepts", type=Path, help="concept bank JSON (default: built-in)")
     discover.add_argument("--run", help="explain the errors of this finished training run")
     discover.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
-    discover.add_argument("--split", default="train", choices=("train", "val", "test", "all"))
+    discover.add_argument("--split", default=TRAIN, choices=(*SPLITS, "all"))
     discover.add_argument("--seed", type=int, default=0)
     discover.add_argument(
         "--truth", metavar="COLUMN", help="report precision@1/@5 against this attribute column"

@@ -20,6 +20,7 @@ import pandas as pd
 from debias_studio.core.concepts.result import ROW_COLUMNS
 from debias_studio.core.data.dataset import Dataset, open_dataset
 from debias_studio.core.data.imageio import ImageReadError, open_image
+from debias_studio.core.data.splits import SPLITS
 from debias_studio.core.embed.projection import (
     density_image,
     inside_polygon,
@@ -40,6 +41,7 @@ __all__ = [
     "DB_NAME",
     "METHODS",
     "ROW_COLUMNS",
+    "SPLITS",
     "TRAINING_SUGGESTIONS",
     "Dataset",
     "ImageReadError",
@@ -220,13 +222,11 @@ def save_bank_dict(project: Project, data: dict[str, Any]) -> None:
 # ---- embedding map -----------------------------------------------------------------------------
 def map_job(project: Project, model: str, device: str | None, token: CancelToken) -> Job[Any]:
     """Embeddings (cached, or computed now) and their PCA projection, as one job."""
-    from debias_studio.core.embed.engine import embed_project, load_embeddings
+    from debias_studio.core.embed.engine import cached_or_embedded
 
-    embeddings = load_embeddings(project, model)
-    if embeddings is None:
-        embeddings = yield from delegate(
-            embed_project(project, model, device=device, cancel=token), 0, 800, 1000
-        )
+    embeddings = yield from delegate(
+        cached_or_embedded(project, model, device=device, cancel=token), 0, 800, 1000
+    )
     xy = yield from delegate(
         pca_2d(embeddings.vectors, embeddings.valid, cancel=token), 800, 200, 1000
     )
@@ -266,12 +266,6 @@ def preview_job(
 
 def read_runs(project: Project) -> tuple[list[dict[str, Any]], str | None, Any]:
     """Every run, and the id and per-image predictions of the latest finished one."""
-    from debias_studio.core.store.runs import list_runs, load_predictions
+    from debias_studio.core.store.runs import latest_predictions, list_runs
 
-    runs = list_runs(project)
-    for run in runs:  # newest first
-        if run.get("status") == "done":
-            predictions = load_predictions(project, run["id"])
-            if predictions is not None:
-                return runs, str(run["id"]), predictions
-    return runs, None, None
+    return (list_runs(project), *latest_predictions(project))

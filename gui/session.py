@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from debias_studio.core.jobs import CancelToken, Job, Progress
-from debias_studio.gui.engine import DB_NAME, Dataset, Project, create_demo_project, open_dataset
+from debias_studio.gui.engine import (
+    DB_NAME,
+    SPLITS,
+    Dataset,
+    Project,
+    create_demo_project,
+    open_dataset,
+)
 
 
 @dataclass
@@ -65,7 +72,7 @@ def build_session(project: Project) -> Session:
     dataset = project.dataset
     table = dataset.table
     labels = Column(dataset.labels, list(dataset.classes))
-    splits = _codes(table["split"], ["train", "val", "test"])
+    splits = _codes(table["split"], list(SPLITS))
     attributes = {
         name: _codes(table[name], None) for name in dataset.attributes if name in table.columns
     }

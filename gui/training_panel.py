@@ -120,7 +120,9 @@ class TrainingPanel(QWidget):
         self.seed = _spin(0, 10**6, 0, "Seed of the run: the same seed gives the same result.")
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
-        self.device.setToolTip("Where to train; 'auto' uses a CUDA GPU when present.")
+        self.device.setToolTip(
+            "Where to train; 'auto' follows the app's device setting (a CUDA GPU when present)."
+        )
         form = QFormLayout()
         form.addRow("Method", self.method)
         form.addRow("Backbone", self.backbone)
@@ -277,7 +279,7 @@ class TrainingPanel(QWidget):
             seed=self.seed.value(),
             batch_size=self.batch.value(),
             lr=self.lr.value() or None,
-            device=None if device == "auto" else device,
+            device=self.hub.device if device == "auto" else device,  # auto: the app setting
         )
 
     def start(self) -> JobHandle | None:

@@ -18,6 +18,8 @@ from debias_studio.core.annotate import storage
 from debias_studio.core.annotate.kinds import check_kind, kind_of_column, kind_of_concepts
 from debias_studio.core.annotate.model import Confounder
 from debias_studio.core.errors import StudioError
+from debias_studio.core.store import confounders as confounder_store
+from debias_studio.core.store import history as history_store
 
 DEFAULT_THRESHOLD = 1.0
 """Present when the concept's score is at least one standard deviation above its mean."""
@@ -71,7 +73,7 @@ def add_confounder(
 
 
 def list_confounders(project: Any) -> list[Confounder]:
-    return [storage.to_confounder(row) for row in storage.read_rows(project)]
+    return [storage.to_confounder(row) for row in confounder_store.read_rows(project)]
 
 
 def get_confounder(project: Any, name: str) -> Confounder:
@@ -82,19 +84,18 @@ def set_kind(project: Any, name: str, kind: str) -> Confounder:
     """Change a confounder's kind (which counterfactual generator training uses)."""
     kind = check_kind(kind)
     row = storage.require_row(project, name)
-    with project.transaction() as db:
-        storage.record(db, "set_kind", {"name": name, "previous": row["kind"]})
-        storage.write_row(db, {**row, "kind": kind})
+    with project.transaction():
+        history_store.record(project, "set_kind", {"name": name, "previous": row["kind"]})
+        confounder_store.write_row(project, {**row, "kind": kind})
     return get_confounder(project, name)
 
 
 def remove_confounder(project: Any, name: str) -> None:
     row = storage.require_row(project, name)
-    overrides = storage.overrides_of(project, name)
-    with project.transaction() as db:
-        storage.record(db, "remove_confounder", {"row": row, "overrides": overrides})
-        db.execute("DELETE FROM overrides WHERE confounder=?", (name,))
-        storage.delete_row(db, name)
+    overrides = confounder_store.overrides_of(project, name)
+    with project.transaction():
+        history_store.record(project, "remove_confounder", {"row": row, "overrides": overrides})
+        confounder_store.delete(project, name)
 
 
 # ---- sources ----------------------------------------------------------------------------------
@@ -167,8 +168,10 @@ def column_values(series: Any) -> list[str]:
 
 # ---- writing ----------------------------------------------------------------------------------
 def _write(project: Any, name: str, kind: str, source: str, params: dict[str, Any]) -> Confounder:
-    previous = storage.read_row(project, name)
-    kept = {value for _i, value in storage.overrides_of(project, name)} if previous else set()
+    previous = confounder_store.read_row(project, name)
+    kept = (
+        {value for _i, value in confounder_store.overrides_of(project, name)} if previous else set()
+    )
     extra = sorted(kept.difference(params["_values"]))
     params["_values"] = [*params["_values"], *extra]  # hand labels are never lost
     row = {
@@ -178,7 +181,7 @@ def _write(project: Any, name: str, kind: str, source: str, params: dict[str, An
         "params": params,
         "created": previous["created"] if previous else time.time(),
     }
-    with project.transaction() as db:
-        storage.record(db, "add_confounder", {"name": name, "previous": previous})
-        storage.write_row(db, row)
+    with project.transaction():
+        history_store.record(project, "add_confounder", {"name": name, "previous": previous})
+        confounder_store.write_row(project, row)
     return storage.to_confounder(row)

@@ -1,79 +1,58 @@
-"""Undo of the last annotation change, from the ``history`` table.
+"""Undo of the last annotation change, from the project's change history.
 
-Each change wrote, in its own transaction, what it replaced; undo restores that and deletes the
+Each change recorded, in its own transaction, what it replaced; undo restores that and forgets the
 history entry, in one transaction. Repeated undo walks back through all changes.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from debias_studio.core.annotate import storage
+from debias_studio.core.store import confounders as confounder_store
+from debias_studio.core.store import history as history_store
 
 UNDOABLE = ("add_confounder", "set_values", "set_kind", "remove_confounder")
 
 
 def undo(project: Any) -> str | None:
     """Revert the last change; returns what was undone in words, or None if nothing was left."""
-    placeholders = ",".join("?" * len(UNDOABLE))
-    rows = project.query(
-        f"SELECT id, action, payload FROM history WHERE action IN ({placeholders}) "
-        "ORDER BY id DESC LIMIT 1",
-        UNDOABLE,
-    )
-    if not rows:
+    entry = history_store.latest(project, UNDOABLE)
+    if entry is None:
         return None
-    entry_id, action, payload_text = rows[0]
-    payload = json.loads(payload_text)
-    with project.transaction() as db:
-        message = _REVERT[action](db, payload)
-        db.execute("DELETE FROM history WHERE id=?", (entry_id,))
+    with project.transaction():
+        message = _REVERT[entry.action](project, entry.payload)
+        history_store.forget(project, entry.id)
     return message
 
 
-def _revert_add(db: Any, payload: dict[str, Any]) -> str:
+def _revert_add(project: Any, payload: dict[str, Any]) -> str:
     name, previous = payload["name"], payload["previous"]
     if previous is None:
-        db.execute("DELETE FROM overrides WHERE confounder=?", (name,))
-        storage.delete_row(db, name)
+        confounder_store.delete(project, name)
         return f"created confounder '{name}'"
-    storage.write_row(db, previous)
+    confounder_store.write_row(project, previous)
     return f"changed confounder '{name}'"
 
 
-def _revert_set_values(db: Any, payload: dict[str, Any]) -> str:
+def _revert_set_values(project: Any, payload: dict[str, Any]) -> str:
     name = payload["name"]
-    for image_id, value in payload["previous"]:
-        if value is None:
-            db.execute("DELETE FROM overrides WHERE confounder=? AND image_id=?", (name, image_id))
-        else:
-            db.execute(
-                "INSERT OR REPLACE INTO overrides(confounder, image_id, value) VALUES (?, ?, ?)",
-                (name, image_id, value),
-            )
-    row = db.execute(
-        "SELECT name, kind, source, params, created FROM confounders WHERE name=?", (name,)
-    ).fetchone()
-    if row is not None:
-        restored = storage._row_dict(row)
+    confounder_store.put_overrides(project, name, payload["previous"])
+    restored = confounder_store.read_row(project, name)
+    if restored is not None:
         restored["params"]["_values"] = payload["values_before"]
-        storage.write_row(db, restored)
+        confounder_store.write_row(project, restored)
     return f"set values of {len(payload['previous'])} image(s) in '{name}'"
 
 
-def _revert_set_kind(db: Any, payload: dict[str, Any]) -> str:
-    db.execute("UPDATE confounders SET kind=? WHERE name=?", (payload["previous"], payload["name"]))
+def _revert_set_kind(project: Any, payload: dict[str, Any]) -> str:
+    confounder_store.set_kind(project, payload["name"], payload["previous"])
     return f"changed the kind of '{payload['name']}'"
 
 
-def _revert_remove(db: Any, payload: dict[str, Any]) -> str:
+def _revert_remove(project: Any, payload: dict[str, Any]) -> str:
     row = payload["row"]
-    storage.write_row(db, row)
-    db.executemany(
-        "INSERT OR REPLACE INTO overrides(confounder, image_id, value) VALUES (?, ?, ?)",
-        [(row["name"], int(i), v) for i, v in payload["overrides"]],
-    )
+    confounder_store.write_row(project, row)
+    confounder_store.put_overrides(project, row["name"], payload["overrides"])
     return f"removed confounder '{row['name']}'"
 
 

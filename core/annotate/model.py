@@ -39,16 +39,17 @@ class Confounder:
 class GroupMatrix:
     """Counts of (class, value) groups plus each image's group and bias flags.
 
-    ``aligned_value[c]`` is the value most frequent for class c in the training split (-1 when
-    c has no known value there); an image is bias-aligned when its value is its class's aligned
-    value, bias-conflicting when its value is known and different.
+    ``aligned_value[c]`` is the value most frequent for class c among the training-split images
+    the user has not excluded (-1 when c has no known value there); an image is bias-aligned when
+    its value is its class's aligned value, bias-conflicting when its value is known and differs
+    from a class's aligned value (core.annotate.groups holds the one definition).
     """
 
     confounder: str
     classes: list[str]
     values: list[str]
     counts: np.ndarray  # (C, V) int64, all splits
-    train_counts: np.ndarray  # (C, V) int64, training split
+    train_counts: np.ndarray  # (C, V) int64, training split without exclusions
     unknown: np.ndarray  # (C,) images whose value is unknown
     aligned_value: np.ndarray  # (C,) int64
     group_ids: np.ndarray  # (N,) int64, -1 unknown

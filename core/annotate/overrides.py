@@ -9,6 +9,9 @@ import numpy as np
 
 from debias_studio.core.annotate import storage
 from debias_studio.core.errors import StudioError
+from debias_studio.core.store import confounders as confounder_store
+from debias_studio.core.store import history as history_store
+from debias_studio.core.store.project import checked_image_ids
 
 
 def assignments(project: Any, name: str) -> np.ndarray:
@@ -17,7 +20,7 @@ def assignments(project: Any, name: str) -> np.ndarray:
     row = storage.require_row(project, name)
     values = base_values(project, row)
     lookup = {v: i for i, v in enumerate(row["params"]["_values"])}
-    for image_id, value in storage.overrides_of(project, name):
+    for image_id, value in confounder_store.overrides_of(project, name):
         if 0 <= image_id < len(values):
             values[image_id] = lookup.get(value, -1)
     return values
@@ -44,34 +47,21 @@ def set_values(project: Any, name: str, image_ids: Iterable[int], value: str | N
     """Set the value of images by hand (a new value name is added to the confounder's values);
     ``value=None`` removes their overrides, so the source's value applies again."""
     row = storage.require_row(project, name)
-    ids = sorted({int(i) for i in image_ids})
-    n = len(project.dataset)
-    if not ids:
-        raise StudioError("Select at least one image to set a value for.")
-    if ids[0] < 0 or ids[-1] >= n:
-        raise StudioError(f"Image ids must lie between 0 and {n - 1}.")
+    ids = checked_image_ids(project, image_ids, "set a value for")
     if value is not None:
         value = " ".join(str(value).split())
         if not value:
             raise StudioError("A value cannot be empty; use None to clear the images' values.")
-    before = dict(storage.overrides_of(project, name))
+    before = dict(confounder_store.overrides_of(project, name))
     previous = [[i, before.get(i)] for i in ids]
     values_before = list(row["params"]["_values"])
-    with project.transaction() as db:
-        storage.record(
-            db,
+    with project.transaction():
+        history_store.record(
+            project,
             "set_values",
             {"name": name, "previous": previous, "values_before": values_before},
         )
-        if value is None:
-            db.executemany(
-                "DELETE FROM overrides WHERE confounder=? AND image_id=?", [(name, i) for i in ids]
-            )
-        else:
-            if value not in values_before:
-                params = {**row["params"], "_values": [*values_before, value]}
-                storage.write_row(db, {**row, "params": params})
-            db.executemany(
-                "INSERT OR REPLACE INTO overrides(confounder, image_id, value) VALUES (?, ?, ?)",
-                [(name, i, value) for i in ids],
-            )
+        if value is not None and value not in values_before:
+            params = {**row["params"], "_values": [*values_before, value]}
+            confounder_store.write_row(project, {**row, "params": params})
+        confounder_store.put_overrides(project, name, [(i, value) for i in ids])

@@ -9,8 +9,6 @@ cached yet.
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,8 @@ from debias_studio.core.concepts.result import DiscoveryResult
 from debias_studio.core.concepts.text_cache import concept_text_vectors, text_cache_file
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
+from debias_studio.core.store.discoveries import latest_discovery as stored_discovery
+from debias_studio.core.store.discoveries import save_discovery
 from debias_studio.core.store.runs import run_probabilities
 
 BANK_META_KEY = "concept_bank"
@@ -74,19 +74,6 @@ def model_id_of(model_name: str) -> str:
     from debias_studio.core.models.registry import resolve_model
 
     return resolve_model(model_name).model_id
-
-
-def project_embeddings(
-    project: Any, model_name: str, device: str | None, cancel: CancelToken
-) -> Job[Any]:
-    """The project's embeddings for ``model_name``, computing what is not cached."""
-    from debias_studio.core.embed.engine import embed_project, load_embeddings
-
-    cached = load_embeddings(project, model_name)
-    if cached is not None:
-        return cached
-    yield Progress(0, 0, "embedding images")
-    return (yield from embed_project(project, model_name, device=device, cancel=cancel))
 
 
 def concept_vectors(
@@ -143,12 +130,14 @@ def discover(
     Predictions to explain: the reference probe (default), a finished run (``run_id``), or
     any ``probabilities`` (N, C) given directly. The result is stored in ``discoveries``.
     """
+    from debias_studio.core.embed.engine import cached_or_embedded
+
     bank = resolve_bank(project, concepts)
     dataset = project.dataset
     if run_id is not None and probabilities is None:
         probabilities = run_probabilities(project, run_id)
     embeddings = yield from delegate(
-        project_embeddings(project, model_name, device, cancel), 0, 40, 100
+        cached_or_embedded(project, model_name, device=device, cancel=cancel), 0, 40, 100
     )
     yield Progress(40, 100, f"embedding {len(bank)} concepts")
     model = LazyModel(model_name, device)
@@ -201,21 +190,16 @@ def store_discovery(
 ) -> int:
     """Write ``result`` to the project's ``discoveries`` table; returns its id."""
     payload = result.to_json(top_per_class)
-    with project.transaction() as db:
-        cursor = db.execute(
-            "INSERT INTO discoveries(created, model_id, params, result) VALUES (?, ?, ?, ?)",
-            (time.time(), result.model_id, json.dumps(result.params), json.dumps(payload)),
-        )
-    return int(cursor.lastrowid)
+    return save_discovery(project, result.model_id, result.params, payload)
 
 
 def latest_discovery(project: Any) -> dict[str, Any] | None:
     """The last stored discovery (JSON as written by ``DiscoveryResult.to_json``), or None."""
-    rows = project.query("SELECT id, result FROM discoveries ORDER BY id DESC LIMIT 1")
-    if not rows:
+    stored = stored_discovery(project)
+    if stored is None:
         return None
-    data = json.loads(rows[0][1])
-    data["id"] = int(rows[0][0])
+    data = stored.result
+    data["id"] = stored.id
     return data
 
 

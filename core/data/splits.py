@@ -16,6 +16,10 @@ import numpy as np
 from debias_studio.core.errors import DatasetError
 
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
+"""The split names, the one place they are written; every stage and client takes them from here."""
+TRAIN, VAL, TEST = SPLITS
+SPLIT_CODES: dict[str, int] = {name: code for code, name in enumerate(SPLITS)}
+"""Split name -> the code arrays and Waterbirds-style metadata use (0 train, 1 val, 2 test)."""
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.7, 0.15, 0.15)
 
 SPLIT_NAMES: dict[str, str] = {

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from debias_studio.core.data.splits import SPLITS
 from debias_studio.core.demo.bias import planted_values
 from debias_studio.core.demo.files import write_sample
 from debias_studio.core.demo.palette import OBJECT_COLOURS, jittered
@@ -59,9 +60,7 @@ def generate_backgrounds(
     each object are drawn (at least 5)."""
     sizes = split_sizes(per_class)
     labels = np.repeat(np.arange(len(OBJECTS)), per_class)
-    splits = np.tile(
-        np.repeat(np.array(["train", "val", "test"], dtype=object), sizes), len(OBJECTS)
-    )
+    splits = np.tile(np.repeat(np.array(SPLITS, dtype=object), sizes), len(OBJECTS))
     rng = np.random.default_rng([seed, 3])
     places = planted_values(labels, splits, len(BACKGROUNDS), aligned, rng)
     render_rng = np.random.default_rng([seed, 4])

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
+from debias_studio.core.data.splits import SPLITS, TEST, TRAIN, VAL
+
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.6, 0.2, 0.2)
 
 
@@ -33,9 +34,9 @@ def stratified_splits(
         members = rng.permutation(np.flatnonzero(labels == label))
         n_train = round(fractions[0] * len(members))
         n_val = round(fractions[1] * len(members))
-        splits[members[:n_train]] = "train"
-        splits[members[n_train : n_train + n_val]] = "val"
-        splits[members[n_train + n_val :]] = "test"
+        splits[members[:n_train]] = TRAIN
+        splits[members[n_train : n_train + n_val]] = VAL
+        splits[members[n_train + n_val :]] = TEST
     return splits
 
 

@@ -91,6 +91,22 @@ def load_embeddings(project: object, model_name: str = "demo") -> EmbeddingSet |
     return EmbeddingSet(info.model_id, vectors, subset["valid"].to_numpy(bool), _problems(subset))
 
 
+def cached_or_embedded(
+    project: object,
+    model_name: str = "demo",
+    *,
+    device: str | None = None,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> Job[EmbeddingSet]:
+    """The project's embeddings for ``model_name``: the cache when it holds every image (no
+    file is touched), else ``embed_project`` now. What discovery, training and the map use."""
+    cached = load_embeddings(project, model_name)
+    if cached is not None:
+        return cached
+    yield Progress(0, 0, "embedding images")
+    return (yield from embed_project(project, model_name, device=device, cancel=cancel))
+
+
 def embed_project(
     project: object,
     model_name: str = "demo",

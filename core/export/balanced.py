@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from debias_studio.core.data.splits import SPLITS
+from debias_studio.core.data.splits import SPLIT_CODES, SPLITS
 from debias_studio.core.errors import StudioError
 from debias_studio.core.export.frame import ConfounderView, ExportFrame
 from debias_studio.core.export.layout import Placement, imagefolder_plan
-from debias_studio.core.train.data import SPLIT_CODES
 
 FOLDER = "balanced"
 BALANCE_MODES = ("down", "up")

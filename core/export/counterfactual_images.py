@@ -25,6 +25,8 @@ import torch
 from PIL import Image
 
 from debias_studio.core.data.imageio import ImageReadError, open_image
+from debias_studio.core.data.masks import read_mask
+from debias_studio.core.data.splits import SPLIT_CODES, TRAIN
 from debias_studio.core.errors import StudioError
 from debias_studio.core.export.atomic import ExportTarget
 from debias_studio.core.export.frame import ConfounderView, ExportFrame
@@ -33,7 +35,7 @@ from debias_studio.core.export.manifest import write_table
 from debias_studio.core.jobs import CancelToken, Job, Progress, run_quiet
 from debias_studio.core.store.project import Project
 from debias_studio.core.train.counterfactuals import choose_generator
-from debias_studio.core.train.data import SPLIT_CODES, TrainData, load_images
+from debias_studio.core.train.data import TrainData, load_images
 
 FOLDER = "counterfactuals"
 MAX_SIDE = 256
@@ -84,7 +86,7 @@ def export_counterfactuals(
         dataset.root, [paths[i] for i in fit_ids], side, cancel
     )
     fit_masks = _masks(project, fit_ids, side)
-    fit_split = np.where(fit_bad, -1, SPLIT_CODES["train"]).astype(np.int64)
+    fit_split = np.where(fit_bad, -1, SPLIT_CODES[TRAIN]).astype(np.int64)
     data = TrainData(
         inputs=fit_pixels,
         labels=frame.labels[fit_ids],
@@ -201,16 +203,9 @@ def _masks(project: Project, ids: np.ndarray, side: int) -> torch.Tensor | None:
     out = torch.zeros((len(ids), 1, side, side), dtype=torch.uint8)
     for row, image_id in enumerate(ids.tolist()):
         path = dataset.mask_path(image_id)
-        if path is None:
-            continue
-        try:
-            with Image.open(path) as image:
-                mask = image.convert("L")
-                if mask.size != (side, side):
-                    mask = mask.resize((side, side), Image.BILINEAR)
-                out[row, 0] = torch.from_numpy(np.array(mask))
-        except (OSError, ValueError):
-            continue
+        mask = read_mask(path, side) if path is not None else None
+        if mask is not None:
+            out[row, 0] = torch.from_numpy(mask)
     return out
 
 

@@ -16,11 +16,18 @@ import numpy as np
 import pandas as pd
 
 from debias_studio.core.annotate.confounders import list_confounders
-from debias_studio.core.annotate.groups import group_matrix
+from debias_studio.core.annotate.groups import (
+    aligned_values,
+    bias_flags,
+    counted_images,
+    group_ids,
+)
 from debias_studio.core.errors import StudioError
+from debias_studio.core.store.exclusions import excluded_mask
+from debias_studio.core.store.exclusions import reasons as excluded_reasons
 from debias_studio.core.store.project import Project
-from debias_studio.core.store.runs import list_runs, load_predictions
-from debias_studio.core.train.data import SPLIT_CODES, confounder_values
+from debias_studio.core.store.runs import latest_predictions
+from debias_studio.core.train.data import confounder_values
 
 RESERVED_COLUMNS = (
     "image_id",
@@ -52,17 +59,15 @@ class ConfounderView:
     aligned: np.ndarray  # (C,) the value most training images of each class have, -1 none
 
     def group_ids(self, labels: np.ndarray) -> np.ndarray:
-        """Group id = class * V + value (the contract's numbering); -1 where unknown."""
-        known = self.assignment >= 0
-        return np.where(known, labels * len(self.values) + self.assignment, -1)
+        """Group id = class * V + value (core.annotate.groups); -1 where unknown."""
+        return group_ids(labels, self.assignment, len(self.values))
 
     def bias(self, labels: np.ndarray) -> np.ndarray:
-        """ "aligned" / "conflicting" per image ("" where the value is unknown)."""
-        known = self.assignment >= 0
-        aligned = known & (self.assignment == self.aligned[labels])
+        """ "aligned" / "conflicting" per image ("" where neither: core.annotate.groups)."""
+        aligned, conflicting = bias_flags(labels, self.assignment, self.aligned)
         out = np.full(len(labels), "", dtype=object)
         out[aligned] = ALIGNED
-        out[known & ~aligned] = CONFLICTING
+        out[conflicting] = CONFLICTING
         return out
 
 
@@ -96,21 +101,6 @@ def annotated_confounders(project: Project) -> list[str]:
     return [c.name for c in list_confounders(project)]
 
 
-def exclusions(project: Project) -> dict[int, str]:
-    return {int(i): str(r) for i, r in project.query("SELECT image_id, reason FROM exclusions")}
-
-
-def latest_predictions(project: Project) -> tuple[str | None, np.ndarray | None]:
-    """The newest finished run that stored per-image predictions."""
-    for run in list_runs(project):
-        if run["status"] != "done":
-            continue
-        predictions = load_predictions(project, run["id"])
-        if predictions is not None:
-            return run["id"], predictions
-    return None, None
-
-
 def build_frame(
     project: Project,
     confounders: list[str] | None = None,
@@ -129,18 +119,15 @@ def build_frame(
             table[column] = source[column].to_numpy()
     if "mask" in table.columns and not (table["mask"].astype(str) != "").any():
         table = table.drop(columns=["mask"])
-    excluded_reasons = exclusions(project)
-    excluded = np.zeros(n, dtype=bool)
+    excluded = excluded_mask(project)
     reasons = np.full(n, "", dtype=object)
-    for image_id, reason in excluded_reasons.items():
+    for image_id, reason in excluded_reasons(project).items():
         if 0 <= image_id < n:
-            excluded[image_id] = True
             reasons[image_id] = reason
 
     names = annotated_confounders(project) if confounders is None else list(confounders)
-    split_codes = source["split"].map(SPLIT_CODES).fillna(-1).to_numpy(np.int64)
-    train = (split_codes == SPLIT_CODES["train"]) & ~excluded
-    views = [_view(project, name, labels, train, len(classes)) for name in names]
+    counted = counted_images(project)
+    views = [_view(project, name, labels, counted, len(classes)) for name in names]
     if primary is not None and primary not in names:
         raise StudioError(f"The primary confounder '{primary}' is not among those exported.")
     chosen = next((v for v in views if v.name == primary), views[0] if views else None)
@@ -157,14 +144,14 @@ def build_frame(
             table[f"{column}_group_id"] = view.group_ids(labels)
             table[f"{column}_bias"] = view.bias(labels)
     if chosen is not None:
-        group_ids = chosen.group_ids(labels)
+        chosen_groups = chosen.group_ids(labels)
         table["group"] = [
             f"{classes[g // len(chosen.values)]}/{chosen.values[g % len(chosen.values)]}"
             if g >= 0
             else ""
-            for g in group_ids
+            for g in chosen_groups
         ]
-        table["group_id"] = group_ids
+        table["group_id"] = chosen_groups
         table["bias"] = chosen.bias(labels)
     table["excluded"] = excluded
     table["excluded_reason"] = reasons
@@ -175,26 +162,13 @@ def build_frame(
 
 
 def _view(
-    project: Project, name: str, labels: np.ndarray, train: np.ndarray, n_classes: int
+    project: Project, name: str, labels: np.ndarray, counted: np.ndarray, n_classes: int
 ) -> ConfounderView:
     values, value_names, kind = confounder_values(project, name)
     values = np.asarray(values, dtype=np.int64)
-    aligned = _annotated_aligned(project, name)
-    if aligned is None:  # an attribute column: the most frequent training value, kept images
-        counts = np.zeros((n_classes, max(len(value_names), 1)), dtype=np.int64)
-        rows = train & (values >= 0)
-        np.add.at(counts, (labels[rows], values[rows]), 1)
-        aligned = counts.argmax(axis=1)
-        aligned[counts.sum(axis=1) == 0] = -1
+    aligned = aligned_values(labels, values, counted, n_classes, len(value_names))
     column = name if name not in RESERVED_COLUMNS else f"confounder_{name}"
     return ConfounderView(name, column, kind, list(value_names), values, aligned)
-
-
-def _annotated_aligned(project: Project, name: str) -> np.ndarray | None:
-    """The bias-aligned value per class exactly as the app's group matrix shows it."""
-    if name not in annotated_confounders(project):
-        return None
-    return np.asarray(group_matrix(project, name).aligned_value, dtype=np.int64)
 
 
 def describe(frame: ExportFrame) -> dict[str, Any]:

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from debias_studio.core.data.dataset import summarize
+from debias_studio.core.data.splits import SPLITS
 from debias_studio.core.export import report_figures as draw
 from debias_studio.core.export.frame import ExportFrame
+from debias_studio.core.store.discoveries import latest_discovery
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import list_runs
 
@@ -75,12 +77,10 @@ def build_report(project: Project, frame: ExportFrame) -> Report:
 # ---- data --------------------------------------------------------------------------------------
 def _discovery(project: Project) -> dict[str, Any] | None:
     """The newest discovery's top concepts per class, with exemplar image ids and paths."""
-    import json
-
-    rows = project.query("SELECT id, model_id, result FROM discoveries ORDER BY id DESC LIMIT 1")
-    if not rows:
+    stored = latest_discovery(project)
+    if stored is None:
         return None
-    result = json.loads(rows[0][2])
+    result = stored.result
     records = result.get("rows", []) if isinstance(result, dict) else list(result)
     paths = project.dataset.table["path"].astype(str).tolist()
     per_class: dict[str, list[dict[str, Any]]] = {}
@@ -99,8 +99,8 @@ def _discovery(project: Project) -> dict[str, Any] | None:
             }
         )
     return {
-        "id": int(rows[0][0]),
-        "model_id": rows[0][1],
+        "id": stored.id,
+        "model_id": stored.model_id,
         "predictions": result.get("predictions") if isinstance(result, dict) else None,
         "classes": per_class,
     }
@@ -200,9 +200,7 @@ def _baseline(run: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]
 # ---- figures -----------------------------------------------------------------------------------
 def _dataset_figures(report: Report, summary: dict[str, Any]) -> None:
     classes = summary["classes"]
-    series = {
-        split: [summary["counts"][c][split] for c in classes] for split in ("train", "val", "test")
-    }
+    series = {split: [summary["counts"][c][split] for c in classes] for split in SPLITS}
     data = {"classes": classes, "series": series}
     image = draw.bar_chart(classes, series, "Images per class and split", y_label="images")
     report.figures.append(
@@ -340,14 +338,12 @@ def render_html(report: Report) -> str:
 
 def _html_dataset(s: dict[str, Any], figures: dict[str, Figure]) -> list[str]:
     d = s["dataset"]
-    rows = [
-        [c, *(d["counts"][c][split] for split in ("train", "val", "test"))] for c in d["classes"]
-    ]
+    rows = [[c, *(d["counts"][c][split] for split in SPLITS)] for c in d["classes"]]
     out = [
         '<section id="dataset"><h2>Dataset</h2>',
         f"<p>{d['n_images']} images in {len(d['classes'])} classes; "
         f"{s['exclusions']['count']} excluded by the user; {d['n_problems']} unusable files.</p>",
-        _table(["class", "train", "val", "test"], rows),
+        _table(["class", *SPLITS], rows),
         _figure(figures.get("dataset-counts")),
     ]
     if s["exclusions"]["by_reason"]:

@@ -9,6 +9,11 @@ A project is a folder::
     runs/<id>/          config, metrics and safetensors checkpoints of a training run
 
 Every change is committed when it happens (``Project.transaction``); nothing waits for a "Save".
+Each table has one owner module in this package, and only those modules run SQL (a test holds
+it): this module owns ``meta``, ``images`` and ``problems``; ``confounders`` owns the confounders
+and their per-image overrides; ``history``, ``exclusions``, ``discoveries`` and ``runs`` own the
+tables of those names. Other packages call the owners' functions; to change several tables at
+once they wrap the calls in one ``Project.transaction()``, which the owners' writes join.
 Image paths are stored relative to the dataset root, and the dataset root relative to the project
 folder when it lies inside it, so a project can be moved or copied to another machine. A root
 outside the project folder is stored absolute *and* relative to the project folder: when the
@@ -26,7 +31,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from debias_studio.core.data.dataset import Dataset, DatasetSpec, ImageProblem
-from debias_studio.core.errors import ProjectError
+from debias_studio.core.errors import ProjectError, StudioError
 from debias_studio.core.store import lock as store_lock
 
 DB_NAME = "project.sqlite"
@@ -88,12 +93,13 @@ class Project:
         holds_lock: bool = False,
     ) -> None:
         self.folder = folder
-        self.db = db
+        self._db = db
         self.read_only = read_only
         self._holds_lock = holds_lock
         self._lock = threading.RLock()
         self._dataset: Dataset | None = None
         self._closed = False
+        self._depth = 0  # open transactions of the thread that holds the lock
 
     # ---- opening -----------------------------------------------------------------------------
     @classmethod
@@ -154,7 +160,7 @@ class Project:
             raise
         if project.read_only:
             with project._lock:
-                project.db.execute("PRAGMA query_only=ON")
+                project._db.execute("PRAGMA query_only=ON")
         return project
 
     def close(self) -> None:
@@ -162,7 +168,7 @@ class Project:
             if self._closed:
                 return
             self._closed = True
-            self.db.close()
+            self._db.close()
             if self._holds_lock:
                 store_lock.release(self.folder)
 
@@ -197,16 +203,16 @@ class Project:
                 # An explicit BEGIN: sqlite3 opens no transaction of its own before DDL, so an
                 # ALTER TABLE would otherwise stay behind when a later statement of the step fails.
                 try:
-                    self.db.execute("BEGIN")
-                    MIGRATIONS[step](self.db)
-                    self.db.execute(
+                    self._db.execute("BEGIN")
+                    MIGRATIONS[step](self._db)
+                    self._db.execute(
                         "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
                         (str(step),),
                     )
-                    self.db.commit()
+                    self._db.commit()
                 except BaseException as exc:
-                    if self.db.in_transaction:
-                        self.db.rollback()
+                    if self._db.in_transaction:
+                        self._db.rollback()
                     if isinstance(exc, sqlite3.DatabaseError):
                         raise ProjectError(
                             f"Could not upgrade the project {self.folder} to schema {step}: {exc}."
@@ -214,14 +220,14 @@ class Project:
                     raise
 
     def _schema_version(self) -> int:
-        has_meta = self.db.execute(
+        has_meta = self._db.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
         ).fetchone()
         if not has_meta:
             if not self.read_only:
-                self.db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                self._db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             return 0
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row[0]) if row else 0
 
     # ---- folders -----------------------------------------------------------------------------
@@ -239,11 +245,38 @@ class Project:
 
     # ---- transactions and settings ------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Commit everything done inside at once, or nothing."""
+    def transaction(self) -> Iterator[None]:
+        """Everything the owner modules write inside commits at once, or nothing: their writes
+        join the transaction this thread has open. A write that fails inside rolls the whole
+        transaction back when its exception leaves the block."""
+        with self._write():
+            yield
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside a transaction, for core.store's owner modules only. Opened
+        while this thread has one open, it joins that one: the outermost commits or rolls
+        back (the lock keeps other threads out until then)."""
         self.check_writable()
-        with self._lock, self.db:
-            yield self.db
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                with self._db:
+                    yield self._db
+            finally:
+                self._depth = 0
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query, for core.store's owner modules only."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def check_writable(self) -> None:
         """Raise ``ProjectError`` when this instance may not write the project."""
@@ -253,16 +286,12 @@ class Project:
                 f"{store_lock.describe_holder(self.folder)}, is writing it); changes are not saved."
             )
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self.db.execute(sql, params).fetchall()
-
     def get_meta(self, key: str, default: Any = None) -> Any:
-        rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
+        rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
         return json.loads(rows[0][0]) if rows else default
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self.transaction() as db:
+        with self._write() as db:
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value))
             )
@@ -272,7 +301,7 @@ class Project:
         spec = dataset.spec.to_dict()
         spec["root"] = _portable(dataset.root, self.folder)
         spec_relative = _relative(dataset.root, self.folder)
-        with self.transaction() as db:
+        with self._write() as db:
             table = dataset.table.rename(columns={"image_id": _ESCAPED_IMAGE_ID})
             table.to_sql("images", db, if_exists="replace", index_label="image_id")
             db.execute("DELETE FROM problems")
@@ -312,12 +341,12 @@ class Project:
             if moved is not None and moved.is_dir():
                 root = moved
         with self._lock:
-            table = pd.read_sql("SELECT * FROM images ORDER BY image_id", self.db)
+            table = pd.read_sql("SELECT * FROM images ORDER BY image_id", self._db)
         table = table.drop(columns=["image_id"]).reset_index(drop=True)
         table = table.rename(columns={_ESCAPED_IMAGE_ID: "image_id"})
         if "mask" in table.columns:
             table["mask"] = table["mask"].fillna("")
-        problems = [ImageProblem(*row) for row in self.query("SELECT * FROM problems")]
+        problems = [ImageProblem(*row) for row in self._rows("SELECT * FROM problems")]
         return Dataset(
             root=root,
             table=table,
@@ -326,6 +355,18 @@ class Project:
             problems=problems,
             spec=spec,
         )
+
+
+def checked_image_ids(project: Project, image_ids: Iterable[int], action: str) -> list[int]:
+    """``image_ids`` sorted and without repeats, or a ``StudioError`` when there are none or one
+    is not an image of the project (``action``, e.g. "exclude", completes the message)."""
+    ids = sorted({int(i) for i in image_ids})
+    n = len(project.dataset)
+    if not ids:
+        raise StudioError(f"Select at least one image to {action}.")
+    if ids[0] < 0 or ids[-1] >= n:
+        raise StudioError(f"Image ids must lie between 0 and {n - 1}.")
+    return ids
 
 
 def _connect(path: Path) -> sqlite3.Connection:

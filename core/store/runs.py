@@ -48,7 +48,7 @@ def create_run(project: Project, method: str, config: dict[str, Any]) -> StoredR
     folder = project.runs_dir / run_id
     folder.mkdir(parents=True)
     write_json(folder / "config.json", config)
-    with project.transaction() as db:
+    with project._write() as db:
         db.execute(
             "INSERT INTO runs(id, created, method, status, config, metrics) VALUES (?,?,?,?,?,?)",
             (run_id, time.time(), method, "running", json.dumps(config), "{}"),
@@ -57,7 +57,7 @@ def create_run(project: Project, method: str, config: dict[str, Any]) -> StoredR
 
 
 def open_run(project: Project, run_id: str) -> StoredRun:
-    rows = project.query("SELECT method, status, config FROM runs WHERE id=?", (run_id,))
+    rows = project._rows("SELECT method, status, config FROM runs WHERE id=?", (run_id,))
     if not rows:
         raise StudioError(f"There is no run '{run_id}' in this project.")
     method, status, config = rows[0]
@@ -67,7 +67,7 @@ def open_run(project: Project, run_id: str) -> StoredRun:
 def finish_run(project: Project, run_id: str, status: str, metrics: dict[str, Any]) -> None:
     """Store the outcome (done, cancelled or failed) in the table and in metrics.json."""
     write_json(project.runs_dir / run_id / "metrics.json", metrics)
-    with project.transaction() as db:
+    with project._write() as db:
         db.execute(
             "UPDATE runs SET status=?, metrics=? WHERE id=?",
             (status, json.dumps(metrics), run_id),
@@ -75,13 +75,13 @@ def finish_run(project: Project, run_id: str, status: str, metrics: dict[str, An
 
 
 def mark_running(project: Project, run_id: str) -> None:
-    with project.transaction() as db:
+    with project._write() as db:
         db.execute("UPDATE runs SET status='running' WHERE id=?", (run_id,))
 
 
 def list_runs(project: Project) -> list[dict[str, Any]]:
     """Every run, newest first, with its config and (summary) metrics."""
-    rows = project.query(
+    rows = project._rows(
         "SELECT id, created, method, status, config, metrics FROM runs ORDER BY created DESC"
     )
     return [
@@ -119,10 +119,22 @@ def load_predictions(project: Project, run_id: str) -> np.ndarray | None:
     return predictions.astype(np.int64)
 
 
+def latest_predictions(project: Project) -> tuple[str | None, np.ndarray | None]:
+    """The id and per-image predictions of the newest finished run that stored predictions for
+    this project's images; ``(None, None)`` when there is none."""
+    for run in list_runs(project):  # newest first
+        if run["status"] != "done":
+            continue
+        predictions = load_predictions(project, run["id"])
+        if predictions is not None:
+            return str(run["id"]), predictions
+    return None, None
+
+
 def run_probabilities(project: Project, run_id: str) -> np.ndarray:
     """(N, C) float32 class probabilities of finished run ``run_id`` for every image: the stored
     probabilities, else one-hot rows of the predicted classes (NaN rows where not predicted)."""
-    rows = project.query("SELECT status FROM runs WHERE id=?", (run_id,))
+    rows = project._rows("SELECT status FROM runs WHERE id=?", (run_id,))
     if not rows:
         raise StudioError(f"There is no run '{run_id}' in this project.")
     if rows[0][0] != "done":

@@ -15,22 +15,18 @@ import torch
 from PIL import Image
 
 from debias_studio.core.annotate.confounders import list_confounders
+from debias_studio.core.annotate.groups import aligned_values, counted_images
+from debias_studio.core.annotate.kinds import KIND_BY_COLUMN
 from debias_studio.core.annotate.overrides import assignments
 from debias_studio.core.data.imageio import ImageReadError, open_image
+from debias_studio.core.data.masks import read_mask
+from debias_studio.core.data.splits import SPLIT_CODES, TRAIN, VAL
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from debias_studio.core.store.exclusions import excluded_mask
 from debias_studio.core.store.project import Project
 
-SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 EXCLUDED = -1
-KIND_BY_COLUMN = {
-    "color": "colour",
-    "colour": "colour",
-    "background": "background",
-    "place": "background",
-    "bg": "background",
-    "texture": "texture",
-}
 
 
 @dataclass
@@ -48,6 +44,9 @@ class TrainData:
     kind: str = "other"
     masks: torch.Tensor | None = None
     """(N, 1, S, S) uint8 foreground masks (255 = object) when the dataset provides them."""
+    aligned: np.ndarray | None = None
+    """(C,) the bias-aligned value per class as core.annotate.groups defines it (a project's
+    run sets it); None: from this data's training rows."""
 
     @property
     def is_images(self) -> bool:
@@ -64,7 +63,7 @@ class TrainData:
     def indices(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.split == SPLIT_CODES[split])
 
-    def group_counts(self, split: str = "train") -> np.ndarray:
+    def group_counts(self, split: str = TRAIN) -> np.ndarray:
         """(C, V) image counts of each (class, value) group in ``split``."""
         counts = np.zeros((self.n_classes, max(self.n_values, 1)), dtype=np.int64)
         ids = self.indices(split)
@@ -73,11 +72,11 @@ class TrainData:
         return counts
 
     def aligned_values(self) -> np.ndarray:
-        """Per class, the value most of its training images have (the bias-aligned value)."""
-        counts = self.group_counts("train")
-        aligned = counts.argmax(axis=1)
-        aligned[counts.sum(axis=1) == 0] = -1
-        return aligned
+        """Per class, the bias-aligned value (core.annotate.groups), -1 where there is none."""
+        if self.aligned is not None:
+            return self.aligned
+        counted = self.split == SPLIT_CODES[TRAIN]
+        return aligned_values(self.labels, self.values, counted, self.n_classes, self.n_values)
 
     def group_names(self) -> list[str]:
         """``class/value`` for group id = class * V + value (the contract's numbering)."""
@@ -102,9 +101,11 @@ def load_train_data(
     classes = list(dataset.classes)
     labels = dataset.labels
     split = np.array(dataset.table["split"].map(SPLIT_CODES).fillna(EXCLUDED), dtype=np.int64)
-    excluded = [r[0] for r in project.query("SELECT image_id FROM exclusions")]
-    split[[i for i in excluded if 0 <= i < n]] = EXCLUDED
+    split[excluded_mask(project)] = EXCLUDED
     values, value_names, kind = confounder_values(project, confounder)
+    aligned = aligned_values(
+        labels, values, counted_images(project), len(classes), len(value_names)
+    )
     masks = None
     if backbone == "head":
         inputs, valid = yield from _embeddings(project, model_name, device, cancel)
@@ -116,10 +117,12 @@ def load_train_data(
         )
         split[bad] = EXCLUDED
         masks = yield from _masks(project, size, cancel)
-    for name in ("train", "val"):
+    for name in (TRAIN, VAL):
         if not np.any(split == SPLIT_CODES[name]):
             raise StudioError(f"The project has no {name} images; a run needs train and val.")
-    return TrainData(inputs, labels, values, split, classes, value_names, confounder, kind, masks)
+    return TrainData(
+        inputs, labels, values, split, classes, value_names, confounder, kind, masks, aligned
+    )
 
 
 def confounder_values(project: Project, name: str | None) -> tuple[np.ndarray, list[str], str]:
@@ -140,7 +143,7 @@ def confounder_values(project: Project, name: str | None) -> tuple[np.ndarray, l
     value_names = sorted(v for v in column.unique() if v)
     lookup = {v: i for i, v in enumerate(value_names)}
     values = np.array(column.map(lambda v: lookup.get(v, -1)), dtype=np.int64)
-    return values, value_names, KIND_BY_COLUMN.get(name.lower(), "other")
+    return values, value_names, KIND_BY_COLUMN.get(name.strip().lower(), "other")
 
 
 def _annotated_confounder(project: Project, name: str) -> tuple[np.ndarray, list[str], str] | None:
@@ -154,12 +157,9 @@ def _annotated_confounder(project: Project, name: str) -> tuple[np.ndarray, list
 def _embeddings(
     project: Project, model_name: str, device: str | None, cancel: CancelToken
 ) -> Job[tuple[torch.Tensor, np.ndarray]]:
-    from debias_studio.core.embed.engine import embed_project, load_embeddings
+    from debias_studio.core.embed.engine import cached_or_embedded
 
-    embeddings = load_embeddings(project, model_name)
-    if embeddings is None:
-        yield Progress(0, 0, "embedding images")
-        embeddings = yield from embed_project(project, model_name, device=device, cancel=cancel)
+    embeddings = yield from cached_or_embedded(project, model_name, device=device, cancel=cancel)
     vectors = torch.from_numpy(np.asarray(embeddings.vectors, dtype=np.float32))
     return vectors, np.asarray(embeddings.valid, dtype=bool)
 
@@ -206,24 +206,11 @@ def _masks(project: Project, size: int, cancel: CancelToken) -> Job[torch.Tensor
             cancel.raise_if_cancelled()
             yield Progress(i, n, "reading masks")
         path = dataset.mask_path(i) if has_column else dataset.image_path(i)
-        mask = _read_mask(path, from_alpha=not has_column) if path is not None else None
+        mask = read_mask(path, size, from_alpha=not has_column) if path is not None else None
         if mask is None:
             if not has_column and i == 0:
                 return None  # the first image has no alpha: the dataset has none
             continue
         found = True
-        masks[i, 0] = torch.from_numpy(np.array(mask.resize((size, size), Image.BILINEAR)))
+        masks[i, 0] = torch.from_numpy(mask)
     return masks if found else None
-
-
-def _read_mask(path: Path, *, from_alpha: bool) -> Image.Image | None:
-    try:
-        with Image.open(path) as image:
-            if from_alpha:
-                if "A" not in image.getbands():
-                    return None
-                alpha = image.getchannel("A")
-                return alpha if alpha.getextrema()[0] < 255 else None
-            return image.convert("L")
-    except (OSError, ValueError):
-        return None

@@ -19,7 +19,8 @@ import torch
 
 from debias_studio.core.annotate.confounders import list_confounders
 from debias_studio.core.concepts.project import latest_discovery
-from debias_studio.core.train.data import SPLIT_CODES, TrainData
+from debias_studio.core.data.splits import SPLIT_CODES, TRAIN
+from debias_studio.core.train.data import TrainData
 from debias_studio.core.train.methods.disc import ConceptExemplars
 
 TOP_PER_CLASS = 3
@@ -50,7 +51,7 @@ def cure_exemplars(
     rows_by_class: dict[str, list[dict[str, Any]]] = {}
     for row in stored.get("rows", []):
         rows_by_class.setdefault(str(row["class"]), []).append(row)
-    usable = data.split == SPLIT_CODES["train"]
+    usable = data.split == SPLIT_CODES[TRAIN]
     found: list[ConceptExemplars] = []
     for c, name in enumerate(data.classes):
         rows = sorted(rows_by_class.get(name, []), key=lambda r: r["rank"])

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from debias_studio.core.models.device import resolve_device
 from debias_studio.core.train.backbones import build_classifier
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.data import TrainData
@@ -50,12 +51,6 @@ class FitOutcome:
     step_losses: list[float] = field(default_factory=list)
     step_logs: list[dict[str, float]] = field(default_factory=list)
     model: nn.Module | None = None
-
-
-def resolve_device(name: str | None) -> torch.device:
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def fit(

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from debias_studio.core.annotate.groups import bias_flags, group_ids
+
 
 def group_metrics(
     predictions: np.ndarray,
@@ -37,7 +39,7 @@ def group_metrics(
     if value_names:
         known = values >= 0
         n_values = len(value_names)
-        group = labels * n_values + values
+        group = group_ids(labels, values, n_values)
         names = [f"{c}/{v}" for c in classes for v in value_names]
     else:
         known = np.ones_like(correct)
@@ -71,9 +73,7 @@ def group_metrics(
         total = shares.sum()
         result["weighted_acc"] = float((shares * acc).sum() / total) if total else 0.0
     if value_names and aligned_values is not None:
-        aligned_values = np.asarray(aligned_values, dtype=np.int64)
-        aligned = known & (values == aligned_values[labels])
-        conflicting = known & ~aligned
+        aligned, conflicting = bias_flags(labels, values, aligned_values)
         result["aligned_acc"] = float(correct[aligned].mean()) if aligned.any() else None
         result["conflicting_acc"] = (
             float(correct[conflicting].mean()) if conflicting.any() else None

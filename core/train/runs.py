@@ -49,7 +49,8 @@ def open_run(project: Project, run_id: str) -> RunRecord:
 # ---- per-image predictions ----------------------------------------------------------------------
 def save_predictions(folder: Path, model: nn.Module, data: Any, device: str | None) -> None:
     """Predict every usable image with the run's kept model and store the classes."""
-    from debias_studio.core.train.loop import predict, resolve_device
+    from debias_studio.core.models.device import resolve_device
+    from debias_studio.core.train.loop import predict
 
     ids = np.flatnonzero(data.split >= 0)
     predictions = np.full(len(data.labels), -1, dtype=np.int64)

@@ -10,6 +10,7 @@ from debias_studio.core.annotate.confounders import add_confounder
 from debias_studio.core.annotate.overrides import set_values
 from debias_studio.core.demo import create_demo_project
 from debias_studio.core.jobs import run_quiet
+from debias_studio.core.store.exclusions import exclude
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import finish_run
 from debias_studio.core.train.config import TrainConfig
@@ -28,10 +29,8 @@ def annotated_project(folder: Path) -> Path:
     try:
         add_confounder(project, CONFOUNDER, column="background")
         set_values(project, CONFOUNDER, [OVERRIDDEN_ID], "brick")
-        with project.transaction() as db:
-            db.executemany(
-                "INSERT INTO exclusions(image_id, reason) VALUES (?, ?)", list(EXCLUDED.items())
-            )
+        for image_id, reason in EXCLUDED.items():
+            exclude(project, [image_id], reason)
         config = TrainConfig(
             project=str(folder),
             method="erm",

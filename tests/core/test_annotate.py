@@ -18,15 +18,15 @@ from debias_studio.core.annotate.history import undo
 from debias_studio.core.annotate.overrides import assignments, set_values
 from debias_studio.core.annotate.preview import project_threshold_preview, threshold_preview
 from debias_studio.core.errors import StudioError
+from debias_studio.core.store import confounders as confounder_store
+from debias_studio.core.store import history as history_store
 from tests.core.test_concepts_support import COLOURS, OBJECTS, synthetic  # noqa: F401
 
 
 def _state(project) -> tuple:  # type: ignore[no-untyped-def]
-    return (
-        project.query("SELECT * FROM confounders ORDER BY name"),
-        project.query("SELECT * FROM overrides ORDER BY confounder, image_id"),
-        project.query("SELECT COUNT(*) FROM history"),
-    )
+    rows = sorted(confounder_store.read_rows(project), key=lambda row: row["name"])
+    overrides = {row["name"]: confounder_store.overrides_of(project, row["name"]) for row in rows}
+    return rows, overrides, len(history_store.entries(project))
 
 
 def test_column_confounder_groups_and_bias_flags(synthetic: dict) -> None:  # noqa: F811
@@ -164,7 +164,7 @@ def test_group_matrix_by_hand() -> None:
         ["x", "y"],
         labels=np.array([0, 0, 0, 1, 1, 1]),
         assigned=np.array([0, 0, 1, 1, -1, 0]),
-        train=np.array([True, True, True, True, True, False]),
+        counted=np.array([True, True, True, True, True, False]),
     )
     assert m.counts.tolist() == [[2, 1], [1, 1]]
     assert m.train_counts.tolist() == [[2, 1], [0, 1]]

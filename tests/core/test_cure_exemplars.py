@@ -14,10 +14,10 @@ import debias_studio.core.train.disc_concepts
 from debias_studio.core.annotate.model import Confounder
 from debias_studio.core.concepts.discovery import discover_arrays
 from debias_studio.core.concepts.project import latest_discovery, store_discovery
+from debias_studio.core.data.splits import SPLIT_CODES
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.project import Project
 from debias_studio.core.train.config import TrainConfig
-from debias_studio.core.train.data import SPLIT_CODES
 from debias_studio.core.train.disc_concepts import cure_exemplars
 from debias_studio.core.train.job import load_run_data, train_run
 from tests.core.train_fixtures import shapes_project

@@ -14,6 +14,7 @@ from debias_studio.core.concepts.project import discover, latest_discovery
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.runs import PROBABILITIES as PREDICTIONS_FILE
+from debias_studio.core.store.runs import create_run, finish_run, save_predicted_classes
 from tests.core.test_concepts_support import (  # noqa: F401 (fixture)
     COLOURS,
     DISTRACTORS,
@@ -126,24 +127,20 @@ def test_project_discovery_from_a_finished_run(synthetic: dict) -> None:  # noqa
 
     project = synthetic["project"]
     n = len(project.dataset)
-    with project.transaction() as db:
-        db.execute(
-            "INSERT INTO runs(id, created, method, status, config, metrics) VALUES "
-            "('r1', 0, 'erm', 'done', '{}', '{}'), ('r2', 0, 'erm', 'running', '{}', '{}')"
-        )
+    done, running = create_run(project, "erm", {}), create_run(project, "erm", {})
+    finish_run(project, done.id, "done", {})
     bank = ConceptBank(categories={"colour": COLOURS, "shape": OBJECTS})
     with pytest.raises(StudioError, match="stored no predictions"):
-        run_quiet(discover(project, "fake", concepts=bank, run_id="r1"))
+        run_quiet(discover(project, "fake", concepts=bank, run_id=done.id))
     with pytest.raises(StudioError, match="has not finished"):
-        run_quiet(discover(project, "fake", concepts=bank, run_id="r2"))
+        run_quiet(discover(project, "fake", concepts=bank, run_id=running.id))
     with pytest.raises(StudioError, match="no run 'r3'"):
         run_quiet(discover(project, "fake", concepts=bank, run_id="r3"))
     probs = np.full((n, 3), 0.2, dtype=np.float32)
     probs[np.arange(n), synthetic["world"]["colour"]] = 0.6
-    (project.runs_dir / "r1").mkdir()
-    save_file({"probs": probs}, str(project.runs_dir / "r1" / PREDICTIONS_FILE))
-    result = run_quiet(discover(project, "fake", concepts=bank, run_id="r1", store=False))
-    assert result.predictions == "run:r1"
+    save_file({"probs": probs}, str(done.folder / PREDICTIONS_FILE))
+    result = run_quiet(discover(project, "fake", concepts=bank, run_id=done.id, store=False))
+    assert result.predictions == f"run:{done.id}"
     assert latest_discovery(project) is None
 
 
@@ -156,7 +153,7 @@ def test_bad_concept_files_change_nothing(synthetic: dict, tmp_path) -> None:  #
     bank = ConceptBank(categories={"colour": ["red"]}, exemplars={"red": str(tmp_path / "none")})
     with pytest.raises(StudioError, match="does not exist"):
         run_quiet(discover(project, "fake", concepts=bank))
-    assert project.query("SELECT COUNT(*) FROM discoveries")[0][0] == 0
+    assert latest_discovery(project) is None
 
 
 def test_cli_discover_writes_ranked_rows(synthetic: dict, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
@@ -178,20 +175,14 @@ def test_cli_discover_writes_ranked_rows(synthetic: dict, tmp_path) -> None:  # 
 
 
 def test_project_discovery_from_a_runs_predicted_classes(synthetic: dict) -> None:  # noqa: F811
-    from debias_studio.core.store.runs import PREDICTIONS
-
     project, w = synthetic["project"], synthetic["world"]
-    with project.transaction() as db:
-        db.execute(
-            "INSERT INTO runs(id, created, method, status, config, metrics) VALUES "
-            "('r1', 0, 'erm', 'done', '{}', '{}')"
-        )
+    run = create_run(project, "erm", {})
     predicted = w["colour"].astype(np.int64).copy()  # a model that learnt the colour only
     predicted[:50] = -1  # not predicted: left out
-    (project.runs_dir / "r1").mkdir()
-    np.save(project.runs_dir / "r1" / PREDICTIONS, predicted)
+    save_predicted_classes(run.folder, predicted)
+    finish_run(project, run.id, "done", {})
     bank = ConceptBank(categories={"colour": COLOURS, "shape": OBJECTS, "other": DISTRACTORS})
-    result = run_quiet(discover(project, "fake", concepts=bank, run_id="r1", store=False))
+    result = run_quiet(discover(project, "fake", concepts=bank, run_id=run.id, store=False))
     train = project.dataset.split_mask("train")
     assert result.params["n_images"] == int(train[50:].sum())
     assert [result.top_concepts(c, 1)[0]["concept"] for c in range(3)] == COLOURS

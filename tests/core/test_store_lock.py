@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from debias_studio.core.errors import ProjectError
+from debias_studio.core.store import confounders, exclusions
 from debias_studio.core.store.project import Project
 from tests.core.test_store import tiny_dataset
 
@@ -22,14 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 HOLD = textwrap.dedent(
     """
     import sys, time
+    from debias_studio.core.store import confounders
     from debias_studio.core.store.project import Project
     project = Project.open(sys.argv[1])
     print("writable" if not project.read_only else "read-only", flush=True)
     if len(sys.argv) > 2:
-        with project.transaction() as db:
-            db.execute(
-                "INSERT INTO overrides(confounder, image_id, value) VALUES ('bg', 1, 'water')"
-            )
+        confounders.put_overrides(project, "bg", [(1, "water")])
         project.set_meta("last_action", "annotated")
         print("annotated", flush=True)
     time.sleep(60)
@@ -67,10 +66,12 @@ def test_second_instance_opens_read_only_until_the_first_is_gone(folder: Path) -
             assert second.dataset.classes == ["a", "b"]  # reading works
             with pytest.raises(ProjectError, match=f"read-only.*process {child.pid}"):
                 second.set_meta("x", 1)
-            with pytest.raises(ProjectError), second.transaction() as db:
-                db.execute("DELETE FROM exclusions")
-            with pytest.raises(sqlite3.OperationalError):  # raw writes are refused too
-                second.query("INSERT INTO exclusions(image_id, reason) VALUES (0, 'x')")
+            with pytest.raises(ProjectError):
+                exclusions.exclude(second, [0], "blurry")
+            with pytest.raises(ProjectError), second.transaction():
+                pass
+            with pytest.raises(sqlite3.OperationalError):  # the connection refuses writes too
+                second._rows("INSERT INTO exclusions(image_id, reason) VALUES (0, 'x')")
         with pytest.raises(ProjectError, match=f"process {child.pid}"):
             Project.open(folder, read_only=False)
     finally:
@@ -99,7 +100,5 @@ def test_annotation_survives_sigkill_right_after_it(folder: Path) -> None:
         _kill(child)  # no close(), no checkpoint: only what was committed counts
     with Project.open(folder) as project:
         assert not project.read_only
-        assert project.query("SELECT image_id, value FROM overrides WHERE confounder='bg'") == [
-            (1, "water")
-        ]
+        assert confounders.overrides_of(project, "bg") == [(1, "water")]
         assert project.get_meta("last_action") == "annotated"

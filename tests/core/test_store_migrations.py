@@ -28,8 +28,9 @@ def test_a_database_without_schema_is_brought_up_to_date(tmp_path: Path) -> None
     folder = tmp_path / "old"
     folder.mkdir()
     sqlite3.connect(folder / DB_NAME).close()  # version 0: an empty database
-    with Project.open(folder) as project:
-        tables = {r[0] for r in project.query("SELECT name FROM sqlite_master")}
+    Project.open(folder).close()
+    with sqlite3.connect(folder / DB_NAME) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     assert {"confounders", "overrides", "exclusions", "history", "discoveries", "runs"} <= tables
     assert _version(folder) == SCHEMA_VERSION
 
@@ -48,7 +49,8 @@ def test_a_new_step_runs_once_and_keeps_the_data(tmp_path: Path, monkeypatch) ->
     for _ in range(2):
         with Project.open(folder) as project:
             assert project.dataset.table["path"].tolist() == ["a/1.png", "b/2.png"]
-            project.query("SELECT * FROM notes")
+        with sqlite3.connect(folder / DB_NAME) as db:
+            db.execute("SELECT * FROM notes")
     assert calls == [1]
     assert _version(folder) == SCHEMA_VERSION + 1
 

@@ -15,8 +15,9 @@ import torch
 from PIL import Image
 
 from debias_studio.core.data.dataset import Dataset, DatasetSpec
+from debias_studio.core.data.splits import SPLIT_CODES
 from debias_studio.core.store.project import Project
-from debias_studio.core.train.data import SPLIT_CODES, TrainData
+from debias_studio.core.train.data import TrainData
 
 COLOURS = np.array([[1.0, 0.1, 0.1], [0.1, 1.0, 0.1], [0.2, 0.3, 1.0], [1.0, 1.0, 0.1]])
 NAMES = ["red", "green", "blue", "yellow"]

@@ -177,3 +177,15 @@ def test_choosing_a_backbone_suggests_its_epochs_and_batch_size(window) -> None:
         assert (panel.epochs.value(), panel.batch.value()) == (epochs, batch)
     panel.epochs.setValue(7)  # the user's own choice stays until the backbone changes again
     assert panel.epochs.value() == 7
+
+
+def test_training_on_auto_follows_the_app_device_setting(window, qtbot, tiny_project) -> None:
+    wait_done(qtbot, window.open_project(tiny_project))
+    panel = window.panels["training_dock"]
+    window.settings.set("device", "cpu")
+    assert panel.device.currentText() == "auto"
+    assert panel.config().device == "cpu"  # training's engine then honours it (test_train_device)
+    window.settings.set("device", "auto")
+    assert panel.config().device is None  # the engine's default: DEBIAS_STUDIO_DEVICE, else cuda
+    panel.device.setCurrentText("cuda")
+    assert panel.config().device == "cuda"  # the run's own choice wins

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from debias_studio.core.annotate.groups import group_ids as group_ids_of
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.data import TrainData
 
@@ -80,14 +81,11 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def group_ids(data: TrainData) -> np.ndarray:
-    """Group per image: class * V + value, or a per-class 'unknown' bucket C * V + class."""
-    n_values = data.n_values
-    known = data.values >= 0
-    return np.where(
-        known,
-        data.labels * n_values + data.values,
-        data.n_classes * n_values + data.labels,
-    ).astype(np.int64)
+    """Group per image (core.annotate.groups), or where the value is unknown a per-class
+    'unknown' bucket C * V + class, so that re-weighting still sees those images."""
+    known = group_ids_of(data.labels, data.values, data.n_values)
+    unknown = data.n_classes * data.n_values + data.labels
+    return np.where(known >= 0, known, unknown).astype(np.int64)
 
 
 def n_groups(data: TrainData) -> int:

@@ -13,7 +13,7 @@ setup(
     ],
     package_dir={f"debias_studio.{folder}": folder for folder in SOURCE_FOLDERS},
     package_data={
-        "debias_studio.resources": ["concepts/*.json", "models/*/*"],
+        "debias_studio.resources": ["concepts/*.json", "models/**/*"],  # every bundled model file
         "debias_studio.core": ["py.typed"],
     },
 )

@@ -25,6 +25,12 @@ def register(subparsers: Any) -> None:
         default=0.95,
         help="fraction of training images that follow the planted correlation (default 0.95)",
     )
+    demo.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="images per class, at least 10 (default: every digit, ~180; 480 per object)",
+    )
     demo.set_defaults(func=_demo)
 
     new = subparsers.add_parser("new", help="create a project from a folder or a manifest")
@@ -55,7 +61,12 @@ def _demo(args: argparse.Namespace) -> int:
     _refuse_existing(args.project)
     cancel = CancelToken()
     job = create_demo_project(
-        args.project, kind=args.kind, seed=args.seed, aligned=args.aligned, cancel=cancel
+        args.project,
+        kind=args.kind,
+        seed=args.seed,
+        aligned=args.aligned,
+        per_class=args.per_class,
+        cancel=cancel,
     )
     project = run_with_bar(job, f"demo {args.kind}", cancel)
     print(

@@ -164,3 +164,12 @@ def test_cancelling_stops_before_a_manifest_is_written(tmp_path: Path) -> None:
     with pytest.raises(JobCancelled):
         run_quiet(job)
     assert not (tmp_path / "data" / "manifest.csv").exists()
+
+
+def test_cli_demo_takes_a_size_per_class(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from debias_studio.cli import main
+
+    assert main(["demo", str(tmp_path / "small"), "--per-class", "12"]) == 0
+    assert "with 120 images" in capsys.readouterr().out
+    assert main(["demo", str(tmp_path / "tiny"), "--per-class", "3"]) == 1
+    assert "at least 10 images per class" in capsys.readouterr().err

@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
         "--write-config",
         metavar="FILE",
         type=Path,
-        help="only write the run's config (for torchrun -m core.train.ddp FILE)",
+        help="only write the run's config (for torchrun -m debias_studio.core.train.ddp FILE)",
     )
     train.set_defaults(func=_train)
 
@@ -102,8 +102,8 @@ def _train(args: argparse.Namespace) -> int:
             if args.write_config is not None:
                 args.write_config.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
                 print(
-                    f"Wrote {args.write_config}; launch it with: "
-                    f"torchrun --nproc_per_node=N -m core.train.ddp {args.write_config}"
+                    f"Wrote {args.write_config}; launch it with: torchrun --nproc_per_node=N "
+                    f"-m debias_studio.core.train.ddp {args.write_config}"
                 )
                 return 0
             job = train_run(project, config, cancel=cancel)

@@ -1,6 +1,6 @@
 """The same run under ``torchrun`` with DistributedDataParallel.
 
-    torchrun --nproc_per_node=N -m core.train.ddp CONFIG.json [--run-id ID]
+    torchrun --nproc_per_node=N -m debias_studio.core.train.ddp CONFIG.json [--run-id ID]
 
 CONFIG.json is what ``debias-studio train ... --write-config`` writes. Every rank loads the same
 data and takes its shard of every global batch, so with mean losses and DDP's gradient averaging
@@ -20,6 +20,7 @@ import torch
 import torch.distributed as tdist
 
 from debias_studio.core.jobs import run_quiet
+from debias_studio.core.models.device import resolve_device
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import finish_run
 from debias_studio.core.train.config import TrainConfig
@@ -28,21 +29,21 @@ from debias_studio.core.train.loop import DistContext, fit
 from debias_studio.core.train.runs import create_run, open_run
 
 
-def init_distributed() -> DistContext:
-    """Join the process group torchrun describes in the environment."""
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+def init_distributed(on_gpu: bool) -> DistContext:
+    """Join the process group torchrun describes in the environment (NCCL between GPUs)."""
     if not tdist.is_initialized():
-        tdist.init_process_group(backend)
+        tdist.init_process_group("nccl" if on_gpu else "gloo")
     rank, world = tdist.get_rank(), tdist.get_world_size()
-    if torch.cuda.is_available():
+    if on_gpu:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
     return DistContext(rank, world)
 
 
 def run_distributed(config: TrainConfig, run_id: str | None = None) -> dict | None:
     """Train ``config`` as one rank of a DDP job; rank 0 returns the metrics."""
-    dist = init_distributed()
-    if torch.cuda.is_available():
+    on_gpu = resolve_device(config.device).type == "cuda"  # the run's device, else the setting
+    dist = init_distributed(on_gpu)
+    if on_gpu:
         config.device = f"cuda:{torch.cuda.current_device()}"
     # Only rank 0 writes the run record; the other ranks read, so they never take the lock.
     project = Project.open(Path(config.project), read_only=None if dist.is_main else True)
@@ -66,7 +67,7 @@ def run_distributed(config: TrainConfig, run_id: str | None = None) -> dict | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.train.ddp")
+    parser = argparse.ArgumentParser(prog="python -m debias_studio.core.train.ddp")
     parser.add_argument("config", type=Path)
     parser.add_argument("--run-id", default=None, help="resume this run")
     parser.add_argument("--json", dest="json_out", type=Path, default=None)

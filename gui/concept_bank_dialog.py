@@ -4,14 +4,16 @@ workers; the engine validates, and a refusal is shown without closing the dialog
 
 from __future__ import annotations
 
+import copy
+from functools import partial
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QLineEdit,
     QListWidget,
     QPlainTextEdit,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from debias_studio.gui import engine
 from debias_studio.gui.hub import Hub
+from debias_studio.gui.plain import plain_label
 
 
 class ConceptBankDialog(QDialog):
@@ -29,6 +32,7 @@ class ConceptBankDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("concept_bank_dialog")
         self.setWindowTitle("Concept bank")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.hub = hub
         self.data: dict[str, Any] = {}
         self.categories = QListWidget()
@@ -45,7 +49,7 @@ class ConceptBankDialog(QDialog):
         add.clicked.connect(self._add_category)
         remove = QPushButton("Remove category")
         remove.clicked.connect(self._remove_category)
-        self.message = QLabel("loading…")
+        self.message = plain_label("loading…")
         self.message.setWordWrap(True)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -61,7 +65,7 @@ class ConceptBankDialog(QDialog):
         body.addWidget(self.members, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(body, 1)
-        layout.addWidget(QLabel("Prompt templates"))
+        layout.addWidget(plain_label("Prompt templates"))
         layout.addWidget(self.templates)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
@@ -74,7 +78,7 @@ class ConceptBankDialog(QDialog):
                 lambda _t: engine.load_bank_dict(project),
                 quiet=True,
                 on_done=self._on_loaded,
-                on_error=lambda m, _d: self.message.setText(m),
+                on_error=self._show_error,
             )
 
     def _on_loaded(self, data: dict[str, Any]) -> None:
@@ -117,7 +121,7 @@ class ConceptBankDialog(QDialog):
         session = self.hub.session
         if session is None:
             return
-        data = dict(self.data)
+        data = copy.deepcopy(self.data)  # the worker's own: the editor may change its lists
         data["prompt_templates"] = [
             t.strip() for t in self.templates.text().split(";") if t.strip()
         ]
@@ -126,11 +130,14 @@ class ConceptBankDialog(QDialog):
             "Saving the concept bank",
             lambda _t: engine.save_bank_dict(project, data),
             quiet=True,
-            on_done=lambda _r: self._saved(),
-            on_error=lambda m, _d: self.message.setText(m),
+            on_done=partial(self._saved, data),
+            on_error=self._show_error,
         )
 
-    def _saved(self) -> None:
-        self.hub.concept_bank_changed.emit()
+    def _show_error(self, message: str, _details: str) -> None:
+        self.message.setText(message)
+
+    def _saved(self, data: dict[str, Any], _result: object) -> None:
+        self.hub.concept_bank_changed.emit(data)
         self.hub.status_message.emit("Concept bank saved; run discovery again to use it.")
         self.accept()

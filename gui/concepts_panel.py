@@ -5,6 +5,8 @@ also against a finished run's errors."""
 
 from __future__ import annotations
 
+import re
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -13,26 +15,26 @@ import pyqtgraph as pg
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
-    Signal,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from debias_studio.gui import engine
 from debias_studio.gui.hub import Hub
+from debias_studio.gui.plain import plain_label
 from debias_studio.gui.session import Session
+from debias_studio.gui.state import Discovery, Runs, discover
 
 COLUMNS = {
     "rank": ("Rank", "Overall order: the mean of the three signals' ranks (1 = most suspicious)."),
@@ -60,8 +62,8 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class DiscoveryModel(QAbstractTableModel):
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.table = pd.DataFrame(columns=list(COLUMNS))
         self.keys = list(COLUMNS)
 
@@ -106,14 +108,23 @@ class DiscoveryModel(QAbstractTableModel):
 
 
 class ConceptsPanel(QWidget):
-    mark_requested = Signal(str)
-
     def __init__(self, hub: Hub, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("concepts_panel")
         self.hub = hub
         self.session: Session | None = None
-        self.model = DiscoveryModel()
+        self._build_table()
+        self._build_controls()
+        self._build_chart()
+        self._build_layout()
+        hub.session_changed.connect(self.set_session)
+        hub.discovery_changed.connect(self._on_discovery)
+        hub.runs_changed.connect(self._fill_runs)
+        self.set_session(None)
+
+    # ---- building ----------------------------------------------------------------------------
+    def _build_table(self) -> None:
+        self.model = DiscoveryModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
@@ -130,6 +141,7 @@ class ConceptsPanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.selectionModel().currentRowChanged.connect(self._on_row)
 
+    def _build_controls(self) -> None:
         self.class_box = QComboBox()
         self.class_box.setToolTip("Show the concepts of one class.")
         self.class_box.currentIndexChanged.connect(self._on_class)
@@ -151,19 +163,22 @@ class ConceptsPanel(QWidget):
         self.bank_button = QPushButton("Concepts…")
         self.bank_button.setToolTip("Edit the concept bank: categories, concepts, prompts.")
         self.bank_button.clicked.connect(self.edit_bank)
-        self.info = QLabel("Open a project, then discover its concepts.")
+        self.info = plain_label("Open a project, then discover its concepts.")
         self.info.setWordWrap(True)
 
+    def _build_chart(self) -> None:
         self.chart = pg.PlotWidget(background="w")
         self.chart.setObjectName("concept_chart")
         self.chart.setMinimumHeight(150)
         self.chart.setMaximumHeight(220)
         self.chart.setMenuEnabled(False)
         self.chart.getPlotItem().setTitle("Top concepts of the class (combined score)", size="9pt")
+
+    def _build_layout(self) -> None:
         top = QHBoxLayout()
-        top.addWidget(QLabel("Class"))
+        top.addWidget(plain_label("Class"))
         top.addWidget(self.class_box, 1)
-        top.addWidget(QLabel("against"))
+        top.addWidget(plain_label("against"))
         top.addWidget(self.against, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.discover_button)
@@ -177,18 +192,10 @@ class ConceptsPanel(QWidget):
         layout.addWidget(self.table, 3)
         layout.addWidget(self.chart, 1)
         layout.addWidget(self.info)
-        self.image_concepts: dict[int, list[str]] = {}
-        hub.detail.providers["concepts"] = self.concepts_of
-        hub.session_changed.connect(self.set_session)
-        hub.runs_listed.connect(self._fill_runs)
-        self.runs: list[dict[str, Any]] = []
-        self.set_session(None)
 
     # ---- session -----------------------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
         self.session = session
-        self.model.set_table(pd.DataFrame(columns=list(COLUMNS)))
-        self.image_concepts = {}
         self.class_box.blockSignals(True)
         self.class_box.clear()
         self.class_box.addItem("All classes", None)
@@ -198,18 +205,10 @@ class ConceptsPanel(QWidget):
         self.class_box.blockSignals(False)
         self.discover_button.setEnabled(session is not None)
         self.bank_button.setEnabled(session is not None)
-        self._fill_runs([])
-        self._draw_chart()
-        if session is not None:
-            project = session.project
-            self.hub.runner.start(
-                "Reading discovery",
-                lambda _t: engine.latest_discovery(project),
-                key="discovery",
-                quiet=True,
-                on_done=self._on_table,
-                on_error=lambda message, _d: self.info.setText(message),
-            )
+        self._fill_runs(session.runs if session is not None else Runs())
+        self._show_discovery(session.discovery if session is not None else None)
+        if session is None:
+            self.info.setText("Open a project, then discover its concepts.")
 
     def edit_bank(self) -> QWidget | None:
         if self.session is None:
@@ -220,61 +219,49 @@ class ConceptsPanel(QWidget):
         dialog.open()
         return dialog
 
-    def _fill_runs(self, runs: list[dict[str, Any]]) -> None:
+    def _fill_runs(self, runs: Runs) -> None:
         current = self.against.currentData()
         self.against.clear()
         self.against.addItem("reference probe", None)
-        for run in runs:
-            if run.get("status") == "done":
-                self.against.addItem(f"run {run['id']} ({run['method']})", run["id"])
+        for run in runs.finished():
+            self.against.addItem(f"run {run['id']} ({run['method']})", run["id"])
         self.against.setCurrentIndex(max(0, self.against.findData(current)))
 
     # ---- discovery ---------------------------------------------------------------------------
     def discover(self) -> None:
         if self.session is None:
             return
-        project, hub, run_id = self.session.project, self.hub, self.against.currentData()
+        session = self.session
+        project, run_id = session.project, self.against.currentData()
+        model, device = self.hub.model_name, self.hub.device
         self.info.setText("discovering…")
         self.hub.runner.start(
             "Discovering concepts",
-            lambda token: engine.run_discovery(project, hub.model_name, hub.device, run_id, token),
+            lambda token: discover(project, model, device, run_id, token),
             key="discovery",
-            on_done=self._on_table,
-            on_error=lambda message, _d: self.info.setText(message),
+            on_done=partial(self.hub.publish_discovery, session),
+            on_error=self._show_error,
         )
 
-    def _on_table(self, table: pd.DataFrame | None) -> None:
-        if table is None:
+    def _show_error(self, message: str, _details: str) -> None:
+        self.info.setText(message)
+
+    def _on_discovery(self, discovery: Discovery | None) -> None:
+        self._show_discovery(discovery)
+        if discovery is None:
             self.info.setText("No discovery yet: press Discover.")
-            return
+
+    def _show_discovery(self, discovery: Discovery | None) -> None:
+        table = discovery.table if discovery is not None else pd.DataFrame(columns=list(COLUMNS))
         self.model.set_table(table)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        top = table.iloc[0] if len(table) else None
-        self.info.setText(
-            f"{len(table):,} (class, concept) pairs ranked."
-            + (f" Top: '{top['concept']}' in class {top['class']}." if top is not None else "")
-        )
+        if discovery is not None:
+            top = discovery.table.iloc[0] if len(discovery) else None
+            self.info.setText(
+                f"{len(discovery):,} (class, concept) pairs ranked."
+                + (f" Top: '{top['concept']}' in class {top['class']}." if top is not None else "")
+            )
         self._draw_chart()
-        self._index_exemplars(table)
-        self.hub.discovery_changed.emit()
-
-    def _index_exemplars(self, table: pd.DataFrame) -> None:
-        """Which ranked concepts list each image among their exemplars (for the detail pane's
-        'top concepts'); rows come best first, so the first three per image are its top ones."""
-        self.image_concepts = {}
-        if "exemplars" in table.columns:
-            for concept, exemplars in zip(table["concept"], table["exemplars"], strict=True):
-                if not isinstance(exemplars, dict):
-                    continue
-                for image_id in exemplars.get("in_class", []):
-                    found = self.image_concepts.setdefault(int(image_id), [])
-                    if len(found) < 3 and concept not in found:
-                        found.append(str(concept))
-        self.hub.detail.refresh_info()
-
-    def concepts_of(self, image_id: int) -> list[tuple[str, str]]:
-        found = self.image_concepts.get(image_id)
-        return [("top concepts", ", ".join(found))] if found else []
 
     def top_concept(self) -> str | None:
         return None if self.model.table.empty else str(self.model.table["concept"].iat[0])
@@ -282,8 +269,7 @@ class ConceptsPanel(QWidget):
     # ---- selection, exemplars, chart ---------------------------------------------------------
     def _on_class(self) -> None:
         name = self.class_box.currentData()
-        self.proxy.setFilterFixedString("" if name is None else name)
-        self.proxy.setFilterRegularExpression("" if name is None else f"^{_escape(name)}$")
+        self.proxy.setFilterRegularExpression("" if name is None else f"^{re.escape(name)}$")
         self._draw_chart()
 
     def selected_row(self) -> dict[str, Any] | None:
@@ -291,7 +277,7 @@ class ConceptsPanel(QWidget):
         if not index.isValid():
             return None
         row = self.proxy.mapToSource(index).row()
-        return self.model.table.iloc[row].to_dict()
+        return dict(self.model.table.iloc[row].to_dict())
 
     def select_row(self, row: int) -> None:
         self.table.selectRow(row)
@@ -304,24 +290,24 @@ class ConceptsPanel(QWidget):
             return
         labels = self.session.labels.values
         if row["class"] in labels:
-            self.hub.browser.set_class_filter(labels.index(row["class"]))
+            self.hub.grid.set_label(labels.index(row["class"]))
         concept = str(row["concept"])
         self.hub.request_concept_scores(
             concept,
-            on_done=lambda scores, c=concept: self._sort_grid(c, scores),
-            on_error=lambda message, _d: self.info.setText(message),
+            on_done=partial(self._sort_grid, concept),
+            on_error=self._show_error,
             key="concept-sort",
         )
 
     def _sort_grid(self, concept: str, scores: np.ndarray) -> None:
         if self.session is not None and len(scores) == len(self.session):
-            self.hub.browser.set_sort(scores, f"'{concept}'")
+            self.hub.grid.set_sort(scores, f"'{concept}'")
             self.hub.status_message.emit(f"Grid sorted by '{concept}': its exemplars come first.")
 
     def _mark(self) -> None:
         row = self.selected_row()
         if row is not None:
-            self.mark_requested.emit(str(row["concept"]))
+            self.hub.confounder_requested.emit(str(row["concept"]))
 
     def _draw_chart(self) -> None:
         self.chart.clear()
@@ -340,9 +326,3 @@ class ConceptsPanel(QWidget):
         self.chart.addItem(bars)
         axis = self.chart.getAxis("left")
         axis.setTicks([list(enumerate(rows["concept"].astype(str).tolist()[::-1]))])
-
-
-def _escape(text: str) -> str:
-    import re
-
-    return re.escape(text)

@@ -1,24 +1,25 @@
 """Confounder annotation: pick a confounder, move its threshold with a live preview (counts per
-value and the images nearest the threshold), read the class × value group matrix (click a cell to
-see that group in the grid), set a value for the selected images, undo.
+class, computed in a worker as the slider moves, throttled), read the class × value group matrix
+(click a cell to see that group in the grid), set a value for the selected images, undo.
 
-Every change is written by the engine (core.annotate) in a worker; the panel then re-reads the
-assignments so what it shows is what the project holds.
+Every change is written by the engine (core.annotate) in a worker; the hub then re-reads the
+confounders and hands them to every panel, so what this one shows is what the project holds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QPushButton,
     QTableWidget,
@@ -27,27 +28,49 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from superqt import QLabeledDoubleSlider
+from superqt.utils import qthrottled
 
+from debias_studio.core.jobs import CancelToken
 from debias_studio.gui import engine
 from debias_studio.gui.browser.filters import Mask
 from debias_studio.gui.hub import Hub
-from debias_studio.gui.session import Column, Session
+from debias_studio.gui.plain import plain_label
+from debias_studio.gui.session import Session
+from debias_studio.gui.state import ConfounderEntry, Confounders
 
-NEAR = 48
+PREVIEW_EVERY_MS = 80
+"""The slider asks for a preview at most this often while it moves (and once where it stops)."""
+SOURCE_VALUE = "(source value)"
+
+Change = Callable[[CancelToken], Any]
 
 
 class ConfounderPanel(QWidget):
-    confounder_selected = Signal(str)
-
     def __init__(self, hub: Hub, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("confounder_panel")
         self.hub = hub
         self.session: Session | None = None
-        self.state: dict[str, tuple[Any, np.ndarray]] = {}
+        self.confounders = Confounders()
         self.scores: np.ndarray | None = None
         self.scores_for: str | None = None
+        self.preview_threshold: float | None = None
+        """The threshold whose counts the preview shows (None: no preview shown)."""
+        self._select_next: str | None = None
+        """The confounder to show once the state after a change arrives."""
+        self._build_chooser()
+        self._build_threshold()
+        self._build_matrix()
+        self._build_setter()
+        self._build_layout()
+        self.request_preview = qthrottled(self._start_preview, timeout=PREVIEW_EVERY_MS)
+        hub.session_changed.connect(self.set_session)
+        hub.confounders_changed.connect(self._on_confounders)
+        hub.confounder_requested.connect(self.add_from_concept)
+        self.set_session(None)
 
+    # ---- building ----------------------------------------------------------------------------
+    def _build_chooser(self) -> None:
         self.choice = QComboBox()
         self.choice.setToolTip("The confounder shown below.")
         self.choice.currentIndexChanged.connect(self._on_choice)
@@ -70,6 +93,7 @@ class ConfounderPanel(QWidget):
             context=Qt.ShortcutContext.WindowShortcut,
         )
 
+    def _build_threshold(self) -> None:
         self.threshold_box = QGroupBox("Threshold on the concept's standardised score")
         self.slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(-3.0, 3.0)
@@ -79,20 +103,21 @@ class ConfounderPanel(QWidget):
             "'present', the others 'absent'. The counts below update as you drag."
         )
         self.slider.valueChanged.connect(self._preview_threshold)
-        self.preview = QLabel("")
+        self.preview = plain_label()
         self.preview.setWordWrap(True)
         self.near_button = QPushButton("Show images near the threshold")
         self.near_button.clicked.connect(self._show_near)
         self.apply_button = QPushButton("Apply threshold")
         self.apply_button.clicked.connect(self.apply_threshold)
-        threshold_layout = QVBoxLayout(self.threshold_box)
-        threshold_layout.addWidget(self.slider)
-        threshold_layout.addWidget(self.preview)
+        layout = QVBoxLayout(self.threshold_box)
+        layout.addWidget(self.slider)
+        layout.addWidget(self.preview)
         row = QHBoxLayout()
         row.addWidget(self.near_button)
         row.addWidget(self.apply_button)
-        threshold_layout.addLayout(row)
+        layout.addLayout(row)
 
+    def _build_matrix(self) -> None:
         self.matrix = QTableWidget(0, 0)
         self.matrix.setObjectName("group_matrix")
         self.matrix.setToolTip(
@@ -101,18 +126,20 @@ class ConfounderPanel(QWidget):
         )
         self.matrix.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.matrix.cellClicked.connect(self.show_group)
-        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.matrix.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for header in (self.matrix.horizontalHeader(), self.matrix.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
+    def _build_setter(self) -> None:
         self.value_box = QComboBox()
         self.value_box.setToolTip("The value to give the images selected in the grid.")
         self.set_button = QPushButton("Set for selected images")
         self.set_button.clicked.connect(self.set_for_selection)
-        self.info = QLabel("")
+        self.info = plain_label()
         self.info.setWordWrap(True)
 
+    def _build_layout(self) -> None:
         top = QHBoxLayout()
-        top.addWidget(QLabel("Confounder"))
+        top.addWidget(plain_label("Confounder"))
         top.addWidget(self.choice, 1)
         top.addWidget(self.undo_button)
         make = QHBoxLayout()
@@ -128,72 +155,39 @@ class ConfounderPanel(QWidget):
         layout.addLayout(top)
         layout.addLayout(make)
         layout.addWidget(self.threshold_box)
-        layout.addWidget(QLabel("Groups (class × value)"))
+        layout.addWidget(plain_label("Groups (class × value)"))
         layout.addWidget(self.matrix, 1)
         layout.addLayout(setter)
         layout.addWidget(self.info)
-        hub.session_changed.connect(self.set_session)
-        self.set_session(None)
 
     # ---- session and state -------------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
         self.session = session
-        self.state = {}
         self.scores, self.scores_for = None, None
         self.column_box.clear()
         if session is not None:
             self.column_box.addItems(list(session.attributes))
         enabled = session is not None
-        for widget in (
-            self.from_column,
-            self.manual_button,
-            self.undo_button,
-            self.set_button,
-            self.apply_button,
-        ):
+        for widget in (self.manual_button, self.undo_button, self.set_button, self.apply_button):
             widget.setEnabled(enabled)
         self.from_column.setEnabled(enabled and self.column_box.count() > 0)
-        self._show_state()
-        if enabled:
-            self.reload()
+        self._on_confounders(session.confounders if session is not None else Confounders())
 
-    def reload(self, select: str | None = None) -> None:
-        """Re-read every confounder and its assignments (worker)."""
-        if self.session is None:
-            return
-        project = self.session.project
-        self.hub.runner.start(
-            "Reading confounders",
-            lambda _t: engine.confounder_state(project),
-            key="confounders",
-            quiet=True,
-            on_done=lambda state, s=select: self._on_state(state, s),
-            on_error=lambda message, _d: self.info.setText(message),
-        )
-
-    def _on_state(self, state: dict[str, tuple[Any, np.ndarray]], select: str | None) -> None:
-        if self.session is None:
-            return
-        self.state = state
-        self.session.extra["confounder_columns"] = {
-            name: Column(values, list(conf.values)) for name, (conf, values) in state.items()
-        }
-        self._show_state(select)
-        self.hub.confounders_changed.emit()
-
-    def _show_state(self, select: str | None = None) -> None:
-        current = select or self.choice.currentText()
+    def _on_confounders(self, confounders: Confounders) -> None:
+        self.confounders = confounders
+        current = self._select_next or self.choice.currentText()
+        self._select_next = None
         self.choice.blockSignals(True)
         self.choice.clear()
-        self.choice.addItems(list(self.state))
-        if current in self.state:
+        self.choice.addItems(list(confounders))
+        if current in confounders:
             self.choice.setCurrentText(current)
         self.choice.blockSignals(False)
         self._on_choice()
 
     @property
-    def current(self) -> tuple[Any, np.ndarray] | None:
-        return self.state.get(self.choice.currentText())
+    def current(self) -> ConfounderEntry | None:
+        return self.confounders.get(self.choice.currentText())
 
     def _on_choice(self) -> None:
         entry = self.current
@@ -203,9 +197,9 @@ class ConfounderPanel(QWidget):
             self.matrix.setColumnCount(0)
             self.threshold_box.setVisible(False)
             return
-        confounder, _values = entry
+        confounder = entry.confounder
         self.value_box.addItems(list(confounder.values))
-        self.value_box.addItem("(source value)")
+        self.value_box.addItem(SOURCE_VALUE)
         self.value_box.setItemData(
             self.value_box.count() - 1,
             "Remove the hand-set value: the confounder's own source decides again.",
@@ -220,24 +214,18 @@ class ConfounderPanel(QWidget):
                 self.slider.setValue(float(threshold))
                 self.slider.blockSignals(False)
             self._load_scores(confounder.params.get("concept", confounder.name))
-        self._fill_matrix()
-        self.confounder_selected.emit(confounder.name)
+        self._fill_matrix(entry)
+        self.hub.confounder_selected.emit(confounder.name)
 
     # ---- the group matrix --------------------------------------------------------------------
-    def _fill_matrix(self) -> None:
-        entry, session = self.current, self.session
-        if entry is None or session is None:
+    def _fill_matrix(self, entry: ConfounderEntry) -> None:
+        session = self.session
+        if session is None:
             return
-        confounder, values = entry
-        names = [*confounder.values, "unknown"]
-        n_values = len(names)
-        labels = session.labels.codes
-        value_index = np.where(values >= 0, values, n_values - 1)
-        counts = np.bincount(
-            labels * n_values + value_index, minlength=len(session.labels.values) * n_values
-        ).reshape(len(session.labels.values), n_values)
-        show_unknown = counts[:, -1].sum() > 0
-        columns = n_values if show_unknown else n_values - 1
+        names = [*entry.confounder.values, "unknown"]
+        labels = session.labels
+        counts = _group_counts(labels.codes, len(labels.values), entry.values, len(names) - 1)
+        columns = len(names) if counts[:, -1].sum() > 0 else len(names) - 1
         self.matrix.setRowCount(len(session.labels.values))
         self.matrix.setColumnCount(columns)
         self.matrix.setHorizontalHeaderLabels(names[:columns])
@@ -250,9 +238,10 @@ class ConfounderPanel(QWidget):
                 shade = 255 - int(120 * counts[r, c] / peak)
                 item.setBackground(QColor(shade, shade, 255))
                 self.matrix.setItem(r, c, item)
+        confounder = entry.confounder
         self.info.setText(
             f"{confounder.name}: {confounder.kind}, from {confounder.source}; "
-            f"{int((values < 0).sum()):,} images without a value."
+            f"{int((entry.values < 0).sum()):,} images without a value."
         )
 
     def show_group(self, row: int, column: int) -> None:
@@ -260,16 +249,17 @@ class ConfounderPanel(QWidget):
         entry, session = self.current, self.session
         if entry is None or session is None:
             return
-        confounder, values = entry
+        confounder = entry.confounder
         value = column if column < len(confounder.values) else -1
-        keep = (session.labels.codes == row) & (values == value)
+        keep = (session.labels.codes == row) & (entry.values == value)
         name = confounder.values[value] if value >= 0 else "unknown"
-        self.hub.browser.set_mask(
+        self.hub.grid.set_mask(
             "group", Mask(f"{session.labels.values[row]} × {confounder.name}={name}", keep)
         )
 
     # ---- editing -----------------------------------------------------------------------------
-    def _change(self, title: str, function: Any, select: str | None = None) -> None:
+    def _change(self, title: str, function: Change, select: str | None = None) -> None:
+        """Write a change in a worker; then the hub re-reads every confounder for all panels."""
         if self.session is None:
             return
         self.hub.runner.start(
@@ -277,9 +267,16 @@ class ConfounderPanel(QWidget):
             function,
             key="annotate",
             quiet=True,
-            on_done=lambda _r: self.reload(select),
-            on_error=lambda message, _d: self.info.setText(message),
+            on_done=partial(self._changed, select),
+            on_error=self._show_error,
         )
+
+    def _changed(self, select: str | None, _result: object) -> None:
+        self._select_next = select
+        self.hub.reload_confounders()
+
+    def _show_error(self, message: str, _details: str) -> None:
+        self.info.setText(message)
 
     def add_from_concept(self, concept: str, threshold: float = 1.0) -> None:
         if self.session is None:
@@ -321,29 +318,29 @@ class ConfounderPanel(QWidget):
         entry = self.current
         if entry is None or self.session is None:
             return
-        confounder = entry[0]
-        concept = confounder.params.get("concept", confounder.name)
+        name = entry.name
+        concept = entry.confounder.params.get("concept", name)
         project, model = self.session.project, self.hub.model_name
         threshold = float(self.slider.value())
         self._change(
             "Threshold",
             lambda _t: engine.add_confounder(
-                project, confounder.name, concept=concept, threshold=threshold, model_name=model
+                project, name, concept=concept, threshold=threshold, model_name=model
             ),
-            select=confounder.name,
+            select=name,
         )
 
     def set_for_selection(self) -> None:
         entry = self.current
         if entry is None or self.session is None:
             return
-        ids = self.hub.browser.selected_ids()
+        ids = self.hub.grid.selection
         if not len(ids):
             self.info.setText("Select images in the grid first.")
             return
-        value = self.value_box.currentText()
-        value = None if value == "(source value)" else value
-        project, name = self.session.project, entry[0].name
+        chosen = self.value_box.currentText()
+        value = None if chosen == SOURCE_VALUE else chosen
+        project, name = self.session.project, entry.name
         self._change(
             "Set values", lambda _t: engine.set_values(project, name, ids, value), select=name
         )
@@ -361,8 +358,8 @@ class ConfounderPanel(QWidget):
             return
         self.hub.request_concept_scores(
             concept,
-            on_done=lambda scores, c=concept: self._on_scores(c, scores),
-            on_error=lambda message, _d: self.preview.setText(message),
+            on_done=partial(self._on_scores, concept),
+            on_error=self._show_preview_error,
             key="threshold-scores",
         )
 
@@ -372,33 +369,63 @@ class ConfounderPanel(QWidget):
         self.scores, self.scores_for = scores, concept
         self._preview_threshold()
 
-    def _preview_threshold(self) -> None:
-        if self.scores is None or self.session is None:
+    def _preview_threshold(self, *_: object) -> None:
+        """The slider moved (or the scores arrived): ask for a preview, throttled."""
+        self.request_preview()
+
+    def _start_preview(self) -> None:
+        """Count in a worker; a newer request cancels an older one still running, and a
+        result for a threshold the slider has left is dropped (``_show_preview``)."""
+        scores, session = self.scores, self.session
+        if scores is None or session is None:
             self.preview.setText("")
+            self.preview_threshold = None
             return
-        labels = self.session.labels
-        try:
-            result = engine.threshold_preview(
-                self.scores, labels.codes, labels.values, float(self.slider.value())
-            )
-        except Exception as exc:
-            self.preview.setText(str(exc))
-            return
+        labels, classes = session.labels.codes, list(session.labels.values)
+        threshold = float(self.slider.value())
+        self.hub.runner.start(
+            "Threshold preview",
+            lambda _t: engine.threshold_preview(scores, labels, classes, threshold),
+            key="threshold-preview",
+            quiet=True,
+            on_done=partial(self._show_preview, scores, threshold),
+            on_error=self._show_preview_error,
+        )
+
+    def _show_preview(self, scores: np.ndarray, threshold: float, result: dict[str, Any]) -> None:
+        session = self.session
+        if session is None or scores is not self.scores or threshold != self.slider.value():
+            return  # stale: another concept, or the slider moved on
+        classes = session.labels.values
         present = np.asarray(result["present"])
         absent = np.asarray(result["absent"])
         most = ", ".join(
-            f"{labels.values[c]} {present[c]:,}" for c in np.argsort(-present)[:4] if present[c]
+            f"{classes[c]} {present[c]:,}" for c in np.argsort(-present)[:4] if present[c]
         )
-        self.near = [*result.get("nearest_above", []), *result.get("nearest_below", [])]
         self.preview.setText(
             f"present: {int(present.sum()):,}   absent: {int(absent.sum()):,}"
             + (f"   (most in: {most})" if most else "")
         )
+        self.preview_threshold = threshold
+
+    def _show_preview_error(self, message: str, _details: str) -> None:
+        self.preview.setText(message)
+        self.preview_threshold = None
 
     def _show_near(self) -> None:
         if self.scores is None:
             return
         closeness = -np.abs(np.nan_to_num(self.scores, nan=1e6) - float(self.slider.value()))
-        self.hub.browser.set_sort(
+        self.hub.grid.set_sort(
             closeness, f"closeness to threshold {self.slider.value():.2f}", subtitles=False
         )
+
+
+def _group_counts(
+    labels: np.ndarray, n_classes: int, values: np.ndarray, n_known: int
+) -> np.ndarray:
+    """Images per (class, value), with 'unknown' (-1) as the last column: (C, n_known + 1)."""
+    n_values = n_known + 1
+    value_index = np.where(values >= 0, values, n_known)
+    counts = np.bincount(labels * n_values + value_index, minlength=n_classes * n_values)
+    return counts.reshape(n_classes, n_values)

@@ -9,6 +9,7 @@ hovering shows the nearest image's thumbnail.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,6 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -28,7 +28,9 @@ from debias_studio.gui.browser.filters import Mask
 from debias_studio.gui.hub import Hub
 from debias_studio.gui.lasso import LassoViewBox
 from debias_studio.gui.palette import colour
-from debias_studio.gui.session import Column, Session
+from debias_studio.gui.plain import escape, plain_label
+from debias_studio.gui.session import Session
+from debias_studio.gui.state import Column
 
 POINT_SIZE = 5
 
@@ -40,9 +42,23 @@ class EmbeddingMap(QWidget):
         self.hub = hub
         self.session: Session | None = None
         self.xy: np.ndarray | None = None
+        self.density: engine.Density | None = None
         self._tree: Any = None
         self._tree_ids = np.zeros(0, dtype=np.int64)
-        self.density: Any = None
+        self.colourings: dict[str, Column] = {}
+        self.items: list[pg.ScatterPlotItem] = []
+        self.density_item: pg.ImageItem | None = None
+        self.rectangle: pg.RectROI | None = None
+        self._build_controls()
+        self._build_plot()
+        self._build_layout()
+        hub.session_changed.connect(self.set_session)
+        hub.confounders_changed.connect(self._fill_colour_box)
+        hub.runs_changed.connect(self._fill_colour_box)
+        self.set_session(None)
+
+    # ---- building ----------------------------------------------------------------------------
+    def _build_controls(self) -> None:
         self.colour_box = QComboBox()
         self.colour_box.setToolTip("What the colour of each dot shows.")
         self.colour_box.setSizeAdjustPolicy(
@@ -68,8 +84,10 @@ class EmbeddingMap(QWidget):
             "selected in the grid. Turn it off to pan again."
         )
         self.lasso_button.toggled.connect(self._toggle_lasso)
-        self.info = QLabel("Open a project, then compute the map.")
+        self.info = plain_label("Open a project, then compute the map.")
         self.info.setWordWrap(True)
+
+    def _build_plot(self) -> None:
         self.view_box = LassoViewBox()
         self.view_box.lasso_finished.connect(self.select_polygon)
         self.plot = pg.PlotWidget(background="w", viewBox=self.view_box)
@@ -84,17 +102,16 @@ class EmbeddingMap(QWidget):
             brush=pg.mkBrush(255, 255, 255, 210),
             pen=pg.mkPen("#b0b0b0"),
         )
-        self.items: list[pg.ScatterPlotItem] = []
-        self.density_item: pg.ImageItem | None = None
-        self.rectangle: pg.RectROI | None = None
-        self.hover = QLabel(self.plot)
+        self.hover = plain_label("", self.plot)
         self.hover.setStyleSheet("background: white; border: 1px solid #888; padding: 2px;")
         self.hover.hide()
         self._hover_proxy = pg.SignalProxy(
             self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse
         )
+
+    def _build_layout(self) -> None:
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Colour by"))
+        bar.addWidget(plain_label("Colour by"))
         bar.addWidget(self.colour_box, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.compute_button)
@@ -107,11 +124,6 @@ class EmbeddingMap(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.info)
-        hub.session_changed.connect(self.set_session)
-        hub.confounders_changed.connect(self._fill_colour_box)
-        hub.runs_listed.connect(lambda _runs: self._fill_colour_box())
-        self.colourings: dict[str, Column] = {}
-        self.set_session(None)
 
     # ---- session -----------------------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
@@ -128,7 +140,7 @@ class EmbeddingMap(QWidget):
         )
         self._fill_colour_box()
 
-    def _fill_colour_box(self) -> None:
+    def _fill_colour_box(self, *_: object) -> None:
         session = self.session
         current = self.colour_box.currentText()
         self.colourings = {}
@@ -136,10 +148,10 @@ class EmbeddingMap(QWidget):
             self.colourings["class"] = session.labels
             for name, column in session.attributes.items():
                 self.colourings[f"attribute: {name}"] = column
-            for name, column in session.extra.get("confounder_columns", {}).items():
+            for name, column in session.confounders.columns().items():
                 self.colourings[f"confounder: {name}"] = column
-            if "correctness" in session.extra:
-                self.colourings["latest run: correct?"] = session.extra["correctness"]
+            if session.runs.latest is not None:
+                self.colourings["latest run: correct?"] = session.runs.latest.correctness
         self.colour_box.blockSignals(True)
         self.colour_box.clear()
         self.colour_box.addItems(list(self.colourings))
@@ -152,18 +164,20 @@ class EmbeddingMap(QWidget):
     def compute(self) -> None:
         if self.session is None:
             return
-        project = self.session.project
-        hub = self.hub
+        project, model, device = self.session.project, self.hub.model_name, self.hub.device
         self.info.setText("computing…")
         self.hub.runner.start(
             "Embedding map",
-            lambda token: engine.map_job(project, hub.model_name, hub.device, token),
+            lambda token: engine.map_job(project, model, device, token),
             key="map",
-            on_done=self._on_computed,
-            on_error=lambda message, _d: self.info.setText(message),
+            on_done=partial(self._on_computed, model),
+            on_error=self._show_error,
         )
 
-    def _on_computed(self, result: tuple[np.ndarray, Any]) -> None:
+    def _show_error(self, message: str, _details: str) -> None:
+        self.info.setText(message)
+
+    def _on_computed(self, model: str, result: engine.MapResult) -> None:
         xy, density = result
         if self.session is None or len(xy) != len(self.session):
             return
@@ -171,10 +185,10 @@ class EmbeddingMap(QWidget):
         self.density = density
         self.select_button.setEnabled(True)
         self.lasso_button.setEnabled(True)
-        self.hub.embeddings_changed.emit()
+        self.hub.embeddings_changed.emit(model)
         self.hub.runner.start(
             "Map index",
-            lambda _t, pts=xy: _kd_tree(pts),
+            lambda _t: _kd_tree(xy),
             key="map-index",
             quiet=True,
             on_done=self._on_tree,
@@ -214,7 +228,7 @@ class EmbeddingMap(QWidget):
             rows = np.flatnonzero((codes == code) & finite)
             if not len(rows):
                 continue
-            name = column.values[code] if code >= 0 else "unknown"
+            name = escape(column.values[code]) if code >= 0 else "unknown"  # legends are HTML
             item = pg.ScatterPlotItem(
                 x=xy[rows, 0],
                 y=xy[rows, 1],
@@ -237,7 +251,7 @@ class EmbeddingMap(QWidget):
             self.plot.removeItem(self.rectangle)
             self.rectangle = None
         if not on or self.xy is None:
-            self.hub.browser.set_mask("map", None)
+            self.hub.grid.set_mask("map", None)
             return
         view = self.plot.getViewBox().viewRange()
         (x0, x1), (y0, y1) = view
@@ -252,7 +266,7 @@ class EmbeddingMap(QWidget):
         if on:
             self.select_button.setChecked(False)
         else:
-            self.hub.browser.set_mask("map", None)
+            self.hub.grid.set_mask("map", None)
 
     def select_area(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
         """Show and select the images whose dots lie in the rectangle; returns their ids."""
@@ -268,9 +282,8 @@ class EmbeddingMap(QWidget):
 
     def _select(self, keep: np.ndarray) -> np.ndarray:
         ids = np.flatnonzero(keep)
-        browser = self.hub.browser
-        browser.set_mask("map", Mask(f"{len(ids):,} images from the map", keep))
-        browser.select_ids(ids)
+        self.hub.grid.set_mask("map", Mask(f"{len(ids):,} images from the map", keep))
+        self.hub.grid.select(ids)
         return ids
 
     def _select_in_rectangle(self) -> None:
@@ -296,7 +309,7 @@ class EmbeddingMap(QWidget):
         if (pixel - position).manhattanLength() > 12:
             self.hover.hide()
             return
-        pixmap = self.hub.browser.loader.pixmap(image_id)
+        pixmap = self.hub.thumbnails.pixmap(image_id)
         if pixmap is None:
             self.hover.setText(f"#{image_id}")
         else:
@@ -308,7 +321,8 @@ class EmbeddingMap(QWidget):
         self.hover.raise_()
 
 
-def _kd_tree(xy: np.ndarray) -> Any:
+def _kd_tree(xy: np.ndarray) -> tuple[Any, np.ndarray]:
+    """A KD-tree over the finite points (worker), and the image id of each of its points."""
     from sklearn.neighbors import KDTree
 
     finite = np.flatnonzero(np.isfinite(xy[:, 0]))

@@ -10,14 +10,15 @@ a widget.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from debias_studio.core.concepts.result import ROW_COLUMNS
+from debias_studio.core.annotate.model import Confounder
+from debias_studio.core.concepts.result import ROW_COLUMNS, DiscoveryResult
 from debias_studio.core.data.dataset import Dataset, open_dataset
 from debias_studio.core.data.imageio import ImageReadError, open_image
 from debias_studio.core.data.splits import SPLITS
@@ -32,9 +33,24 @@ from debias_studio.core.jobs import CancelToken, Job, delegate
 from debias_studio.core.store.project import DB_NAME, Project
 from debias_studio.core.train.config import BACKBONES, METHODS, SUGGESTED, TrainConfig
 
+if TYPE_CHECKING:  # heavy modules (torch): for the annotations only
+    from debias_studio.core.export.job import ExportResult
+    from debias_studio.core.train.job import RunResult
+
 TRAINING_SUGGESTIONS = SUGGESTED
 DENSITY_ABOVE = 200_000
 """Above this many points the map draws a density image instead of a scatter."""
+
+StoredDiscovery = Mapping[str, Any]
+"""A discovery as the project stores it: the JSON of ``DiscoveryResult.to_json``."""
+RunRecord = dict[str, Any]
+"""One run as ``core.store.runs.list_runs`` lists it: id, created, method, status, config,
+metrics."""
+Density = tuple[np.ndarray, tuple[float, float, float, float]]
+"""A log-density image of the map and its extent (x0, y0, width, height)."""
+MapResult = tuple[np.ndarray, Density | None]
+"""The 2-D position of every image (NaN: not embedded), and the density image of a large map."""
+EpochCallback = Callable[[dict[str, Any]], None]
 
 __all__ = [
     "BACKBONES",
@@ -43,9 +59,12 @@ __all__ = [
     "ROW_COLUMNS",
     "SPLITS",
     "TRAINING_SUGGESTIONS",
+    "Confounder",
     "Dataset",
+    "DiscoveryResult",
     "ImageReadError",
     "Project",
+    "StudioError",
     "TrainConfig",
     "inside_polygon",
     "inside_rectangle",
@@ -56,26 +75,20 @@ __all__ = [
 
 # ---- discovery ---------------------------------------------------------------------------------
 def run_discovery(
-    project: Any, model_name: str, device: str | None, run_id: str | None, token: CancelToken
+    project: Project,
+    model_name: str,
+    device: str | None,
+    run_id: str | None,
+    cancel: CancelToken,
 ) -> Job[pd.DataFrame]:
-    """Discover spurious concepts (a job); ranked rows as a DataFrame."""
+    """Discover spurious concepts (a job): the ranked rows, exemplars included."""
     from debias_studio.core.concepts.project import discover
 
-    kwargs: dict[str, Any] = {"cancel": token}
-    if run_id:
-        kwargs["run_id"] = run_id
-    if device:
-        kwargs["device"] = device
-    result = yield from discover(project, model_name, **kwargs)
-    table = discovery_table(result)
-    table["exemplars"] = [
-        result.exemplars(str(c), str(k))
-        for c, k in zip(table["class"], table["concept"], strict=True)
-    ]
-    return table
+    result = yield from discover(project, model_name, run_id=run_id, device=device, cancel=cancel)
+    return discovery_table(result)
 
 
-def latest_discovery(project: Any) -> pd.DataFrame | None:
+def latest_discovery(project: Project) -> pd.DataFrame | None:
     """The last discovery stored in the project (rows as a DataFrame), or None."""
     from debias_studio.core.concepts.project import latest_discovery as stored_discovery
 
@@ -83,31 +96,18 @@ def latest_discovery(project: Any) -> pd.DataFrame | None:
     return None if stored is None else discovery_table(stored)
 
 
-def discovery_table(result: Any) -> pd.DataFrame:
-    """Rows of a discovery result, whatever container the engine returns them in."""
-    if isinstance(result, pd.DataFrame):
-        table = result
-    else:
-        rows = result
-        if hasattr(result, "rows"):
-            rows = result.rows
-        elif isinstance(result, dict):
-            rows = result.get("rows", result.get("table", []))
-        if hasattr(rows, "to_dict") and not isinstance(rows, dict):
-            rows = rows.to_dict("records")
-        table = pd.DataFrame(list(rows))
-    missing = [c for c in ("class", "concept", "score") if c not in table.columns]
-    if missing:
-        raise StudioError(f"The discovery result lacks the column(s) {', '.join(missing)}.")
-    for column in ROW_COLUMNS:
-        if column not in table.columns:
-            table[column] = np.nan if column != "category" else ""
-    if table["rank"].isna().all():
-        table["rank"] = table["score"].rank(ascending=False, method="first")
+def discovery_table(result: DiscoveryResult | StoredDiscovery) -> pd.DataFrame:
+    """The rows of a discovery, fresh from the engine or as stored (the same JSON), ranked, each
+    with its exemplars."""
+    stored = result.to_json() if isinstance(result, DiscoveryResult) else result
+    rows = stored.get("rows")
+    if not isinstance(rows, list):
+        raise StudioError("The stored discovery has no rows; run discovery again.")
+    table = pd.DataFrame(rows, columns=[*ROW_COLUMNS, "exemplars"])
     return table.sort_values("rank", kind="stable").reset_index(drop=True)
 
 
-def concept_scores(project: Any, concept: str, model_name: str) -> np.ndarray:
+def concept_scores(project: Project, concept: str, model_name: str) -> np.ndarray:
     """Standardised score of one concept for every image (N,) float32 (NaN: not embedded)."""
     from debias_studio.core.concepts.project import concept_scores as scores
 
@@ -117,57 +117,89 @@ def concept_scores(project: Any, concept: str, model_name: str) -> np.ndarray:
 def threshold_preview(
     scores: np.ndarray, labels: np.ndarray, classes: list[str], threshold: float
 ) -> dict[str, Any]:
-    """Counts per class at ``threshold`` and the images nearest it (a few numpy operations, so
-    the slider can call it as it moves)."""
+    """Counts per class at ``threshold`` and the images nearest it (a few numpy operations on
+    plain arrays: the slider's worker calls it)."""
     from debias_studio.core.annotate.preview import threshold_preview as preview
 
     return preview(scores, labels, classes, threshold)
 
 
 # ---- confounders -------------------------------------------------------------------------------
-def list_confounders(project: Any) -> list[Any]:
-    from debias_studio.core.annotate.confounders import list_confounders as listed
-
-    return list(listed(project))
-
-
-def add_confounder(project: Any, name: str, **kwargs: Any) -> Any:
-    from debias_studio.core.annotate.confounders import add_confounder as add
-
-    return add(project, name, **kwargs)
-
-
-def confounder_state(project: Any) -> dict[str, tuple[Any, np.ndarray]]:
-    """Every confounder with its value per image (overrides applied)."""
-    from debias_studio.core.annotate.confounders import list_confounders as listed
+def confounder_values(project: Project) -> list[tuple[Confounder, np.ndarray]]:
+    """Every confounder with its value per image (overrides applied), in the store's order."""
+    from debias_studio.core.annotate.confounders import list_confounders
     from debias_studio.core.annotate.overrides import assignments
 
-    return {
-        c.name: (c, np.asarray(assignments(project, c.name), dtype=np.int64))
-        for c in listed(project)
-    }
+    return [
+        (c, np.asarray(assignments(project, c.name), dtype=np.int64))
+        for c in list_confounders(project)
+    ]
 
 
-def set_values(project: Any, name: str, image_ids: np.ndarray, value: str | None) -> None:
+def add_confounder(
+    project: Project,
+    name: str,
+    *,
+    concept: str | None = None,
+    threshold: float | None = None,
+    column: str | None = None,
+    manual: bool = False,
+    model_name: str = "demo",
+) -> Confounder:
+    """Create (or replace) a confounder from a concept (with a threshold), a column, or empty
+    for labelling by hand."""
+    from debias_studio.core.annotate.confounders import add_confounder as add
+
+    return add(
+        project,
+        name,
+        concept=concept,
+        threshold=threshold,
+        column=column,
+        manual=manual,
+        model_name=model_name,
+    )
+
+
+def set_values(project: Project, name: str, image_ids: np.ndarray, value: str | None) -> None:
+    """Give images a value of confounder ``name`` by hand (None: back to its source's value)."""
     from debias_studio.core.annotate.overrides import set_values as store_values
 
     store_values(project, name, [int(i) for i in image_ids], value)
 
 
-def undo(project: Any) -> str | None:
+def undo(project: Project) -> str | None:
+    """Undo the last annotation change; what was undone, or None when nothing was left."""
     from debias_studio.core.annotate.history import undo as undo_last
 
     return undo_last(project)
 
 
 # ---- export ------------------------------------------------------------------------------------
-def run_export(project: Any, target: Any, options: dict[str, Any], token: CancelToken) -> Job[Any]:
+def run_export(
+    project: Project,
+    target: Path,
+    formats: list[str],
+    *,
+    link: str,
+    confounder: str | None,
+    overwrite: bool,
+    cancel: CancelToken,
+) -> Job[ExportResult]:
     """Export the cleaned dataset and its report to ``target`` (a job)."""
     from debias_studio.core.export.job import export_project
 
-    options = dict(options)
-    formats = options.pop("formats", None)
-    return (yield from export_project(project, target, formats, cancel=token, **options))
+    return (
+        yield from export_project(
+            project,
+            target,
+            formats,
+            link=link,
+            confounder=confounder,
+            overwrite=overwrite,
+            cancel=cancel,
+        )
+    )
 
 
 # ---- project, demo, device ---------------------------------------------------------------------
@@ -193,7 +225,7 @@ WARM_UP_MODULES = (
 )
 
 
-def detect_device(_token: object) -> str:
+def detect_device(_cancel: CancelToken) -> str:
     """Which device models run on; also imports the engine modules the panels call, so no
     first click pays an import (tens of milliseconds of file I/O) on the GUI thread."""
     import importlib
@@ -207,12 +239,14 @@ def detect_device(_token: object) -> str:
 
 # ---- concept bank ------------------------------------------------------------------------------
 def load_bank_dict(project: Project) -> dict[str, Any]:
+    """The project's concept bank as the editor shows it (categories, prompt templates)."""
     from debias_studio.core.concepts.project import project_bank
 
     return project_bank(project).to_dict()
 
 
 def save_bank_dict(project: Project, data: dict[str, Any]) -> None:
+    """Validate an edited bank (a clear StudioError when refused) and store it in the project."""
     from debias_studio.core.concepts.bank import bank_from_dict
     from debias_studio.core.concepts.project import save_project_bank
 
@@ -220,51 +254,53 @@ def save_bank_dict(project: Project, data: dict[str, Any]) -> None:
 
 
 # ---- embedding map -----------------------------------------------------------------------------
-def map_job(project: Project, model: str, device: str | None, token: CancelToken) -> Job[Any]:
+def map_job(
+    project: Project, model: str, device: str | None, cancel: CancelToken
+) -> Job[MapResult]:
     """Embeddings (cached, or computed now) and their PCA projection, as one job."""
     from debias_studio.core.embed.engine import cached_or_embedded
 
     embeddings = yield from delegate(
-        cached_or_embedded(project, model, device=device, cancel=token), 0, 800, 1000
+        cached_or_embedded(project, model, device=device, cancel=cancel), 0, 800, 1000
     )
     xy = yield from delegate(
-        pca_2d(embeddings.vectors, embeddings.valid, cancel=token), 800, 200, 1000
+        pca_2d(embeddings.vectors, embeddings.valid, cancel=cancel), 800, 200, 1000
     )
     density = density_image(xy) if len(xy) > DENSITY_ABOVE else None
     return xy, density
 
 
 # ---- training and runs -------------------------------------------------------------------------
-EpochCallback = Callable[[dict[str, Any]], None]
-
-
 def train_job(
-    project: Project, config: TrainConfig, on_epoch: EpochCallback, token: CancelToken
-) -> Job[Any]:
+    project: Project, config: TrainConfig, on_epoch: EpochCallback, cancel: CancelToken
+) -> Job[RunResult]:
+    """Train a new run of ``config``; ``on_epoch`` gets each epoch's entry, in the worker."""
     from debias_studio.core.train.job import train_run
 
-    return (yield from train_run(project, config, cancel=token, on_epoch=on_epoch))
+    return (yield from train_run(project, config, cancel=cancel, on_epoch=on_epoch))
 
 
 def resume_job(
-    project: Project, run_id: str, on_epoch: EpochCallback, token: CancelToken
-) -> Job[Any]:
+    project: Project, run_id: str, on_epoch: EpochCallback, cancel: CancelToken
+) -> Job[RunResult]:
+    """Continue run ``run_id`` from its last epoch checkpoint."""
     from debias_studio.core.train.job import resume_run
 
-    return (yield from resume_run(project, run_id, cancel=token, on_epoch=on_epoch))
+    return (yield from resume_run(project, run_id, cancel=cancel, on_epoch=on_epoch))
 
 
 def preview_job(
-    project: Project, config: TrainConfig, ids: list[int], token: CancelToken
+    project: Project, config: TrainConfig, ids: list[int], cancel: CancelToken
 ) -> Job[np.ndarray]:
+    """Images ``ids`` rendered under every confounder value: uint8 (n, V, S, S, 3)."""
     from debias_studio.core.train.counterfactuals import preview_counterfactuals
     from debias_studio.core.train.job import load_run_data
 
-    data = yield from load_run_data(project, config, token)
+    data = yield from load_run_data(project, config, cancel)
     return preview_counterfactuals(data, ids, seed=config.seed)
 
 
-def read_runs(project: Project) -> tuple[list[dict[str, Any]], str | None, Any]:
+def read_runs(project: Project) -> tuple[list[RunRecord], str | None, np.ndarray | None]:
     """Every run, and the id and per-image predictions of the latest finished one."""
     from debias_studio.core.store.runs import latest_predictions, list_runs
 

@@ -1,59 +1,162 @@
-"""What panels share: the job runner, the browser, the settings, and signals that say what in the
-open project changed, so each panel refreshes itself without knowing the others."""
+"""What panels share: the job runner, the settings, the thumbnails, the grid's state, the open
+session and signals that carry what in it changed, so a panel updates itself from the payload
+without knowing the other panels and without re-reading the project.
+
+Signals, who emits them, who listens:
+
+- ``session_changed(Session | None)``: ``set_session`` (the main window opens or closes a
+  project); every panel, the browser and the detail pane.
+- ``confounders_changed(Confounders)``: ``publish_confounders``, after the hub read them (a
+  project opened, the confounder panel changed one); the confounder, training and map panels,
+  the browser's attribute filter, the detail pane.
+- ``runs_changed(Runs)``: ``publish_runs``, after the hub read them (a project opened, the
+  training panel started or ended a run); the runs table, the training panel (Resume), the
+  concepts panel ("against" a run), the map (correctness colours), the browser, the detail pane.
+- ``discovery_changed(Discovery | None)``: ``publish_discovery`` (a project opened, the concepts
+  panel ran discovery); the concepts panel, the detail pane.
+- ``embeddings_changed(str)``: the map, after embedding with a model; the score cache.
+- ``concept_bank_changed(dict)``: the concept bank dialog, after saving; the score cache.
+- ``confounder_requested(str)``: the concepts panel's "Mark as confounder"; the confounder panel
+  (adds it) and the main window (shows that panel).
+- ``confounder_selected(str)``: the confounder panel's choice; the training panel.
+- ``status_message(str)``: any panel; the main window's status bar.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import partial
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from debias_studio.gui import engine
+from debias_studio.gui.browser.grid_state import GridState
+from debias_studio.gui.session import Session
 from debias_studio.gui.settings import Settings
-from debias_studio.gui.workers import JobRunner
+from debias_studio.gui.state import (
+    Confounders,
+    Discovery,
+    Runs,
+    read_confounders,
+    read_discovery,
+    read_runs,
+)
+from debias_studio.gui.thumbnails import ThumbnailLoader
+from debias_studio.gui.workers import JobHandle, JobRunner
 
-if TYPE_CHECKING:
-    from debias_studio.gui.browser.browser_widget import BrowserWidget
-    from debias_studio.gui.browser.detail_pane import DetailPane
-    from debias_studio.gui.session import Session
+ScoresDone = Callable[[np.ndarray], None]
+ErrorShown = Callable[[str, str], None]
 
 
 class Hub(QObject):
-    session_changed = Signal(object)  # Session | None
-    embeddings_changed = Signal()
-    discovery_changed = Signal()
-    confounders_changed = Signal()
-    runs_changed = Signal()
-    runs_listed = Signal(list)  # the project's runs as read by the runs table
+    session_changed = Signal(object)
+    confounders_changed = Signal(object)
+    runs_changed = Signal(object)
+    discovery_changed = Signal(object)
+    embeddings_changed = Signal(str)
+    concept_bank_changed = Signal(dict)
+    confounder_requested = Signal(str)
+    confounder_selected = Signal(str)
     status_message = Signal(str)
-    concept_bank_changed = Signal()
 
     def __init__(
         self,
         runner: JobRunner,
         settings: Settings,
-        browser: BrowserWidget,
-        detail: DetailPane,
+        thumbnails: ThumbnailLoader,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.runner = runner
         self.settings = settings
-        self.browser = browser
-        self.detail = detail
+        self.thumbnails = thumbnails
+        self.grid = GridState(self)
         self.session: Session | None = None
         self._scores: dict[tuple[str, str], np.ndarray] = {}
         """(model, concept) -> standardised scores of every image of the open project."""
-        for change in (self.session_changed, self.embeddings_changed, self.concept_bank_changed):
-            change.connect(self._scores.clear)
+        self.embeddings_changed.connect(self._forget_scores)
+        self.concept_bank_changed.connect(self._forget_scores)
 
+    # ---- the session and its state -----------------------------------------------------------
+    def set_session(self, session: Session | None) -> None:
+        """Show ``session`` (None: no project) and read its state in workers."""
+        self.session = session
+        self._forget_scores()
+        self.grid.set_session(session)
+        self.session_changed.emit(session)
+        if session is not None:
+            self.reload_confounders()
+            self.reload_runs()
+            self.reload_discovery()
+
+    def reload_confounders(self) -> JobHandle | None:
+        session = self.session
+        if session is None:
+            return None
+        project = session.project
+        return self.runner.start(
+            "Reading confounders",
+            lambda _t: read_confounders(project),
+            key="confounders",
+            quiet=True,
+            on_done=partial(self.publish_confounders, session),
+            on_error=self._report,
+        )
+
+    def reload_runs(self) -> JobHandle | None:
+        session = self.session
+        if session is None:
+            return None
+        project, labels = session.project, session.labels.codes
+        return self.runner.start(
+            "Reading runs",
+            lambda _t: read_runs(project, labels),
+            key="runs",
+            quiet=True,
+            on_done=partial(self.publish_runs, session),
+            on_error=self._report,
+        )
+
+    def reload_discovery(self) -> JobHandle | None:
+        session = self.session
+        if session is None:
+            return None
+        project = session.project
+        return self.runner.start(
+            "Reading discovery",
+            lambda _t: read_discovery(project),
+            key="discovery",
+            quiet=True,
+            on_done=partial(self.publish_discovery, session),
+            on_error=self._report,
+        )
+
+    def publish_confounders(self, session: Session, confounders: Confounders) -> None:
+        """Store what was read for ``session`` and announce it (dropped if the project changed
+        meanwhile)."""
+        if session is self.session:
+            session.confounders = confounders
+            self.grid.refresh()
+            self.confounders_changed.emit(confounders)
+
+    def publish_runs(self, session: Session, runs: Runs) -> None:
+        if session is self.session:
+            session.runs = runs
+            self.grid.refresh()
+            self.runs_changed.emit(runs)
+
+    def publish_discovery(self, session: Session, discovery: Discovery | None) -> None:
+        if session is self.session:
+            session.discovery = discovery
+            self.discovery_changed.emit(discovery)
+
+    def _report(self, message: str, _details: str) -> None:
+        self.status_message.emit(message)
+
+    # ---- concept scores ----------------------------------------------------------------------
     def request_concept_scores(
-        self,
-        concept: str,
-        on_done: Callable[[np.ndarray], None],
-        on_error: Callable[[str, str], None],
-        key: str,
+        self, concept: str, on_done: ScoresDone, on_error: ErrorShown, key: str
     ) -> None:
         """One concept's score for every image, computed in a worker once per project, model and
         concept bank, and shared: the concepts table (grid sort) and the confounder threshold
@@ -67,21 +170,30 @@ class Hub(QObject):
             on_done(cached)
             return
         project, model = session.project, self.model_name
-
-        def keep(scores: np.ndarray) -> None:
-            if self.session is session:
-                self._scores[cache_key] = scores
-            on_done(scores)
-
         self.runner.start(
             f"Scores of {concept}",
             lambda _t: engine.concept_scores(project, concept, model),
             key=key,
             quiet=True,
-            on_done=keep,
+            on_done=partial(self._keep_scores, session, cache_key, on_done),
             on_error=on_error,
         )
 
+    def _keep_scores(
+        self,
+        session: Session,
+        cache_key: tuple[str, str],
+        on_done: ScoresDone,
+        scores: np.ndarray,
+    ) -> None:
+        if session is self.session:
+            self._scores[cache_key] = scores
+        on_done(scores)
+
+    def _forget_scores(self, *_: object) -> None:
+        self._scores.clear()
+
+    # ---- settings ----------------------------------------------------------------------------
     @property
     def model_name(self) -> str:
         return self.settings.model_name

@@ -8,8 +8,6 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -17,9 +15,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QElidingLabel
 
 from debias_studio.core.jobs import Progress
+from debias_studio.gui.plain import plain_eliding_label, plain_label, warning_box
 from debias_studio.gui.workers import JobHandle, JobRunner
 
 KEEP_FINISHED = 6
@@ -30,9 +28,12 @@ class JobRow(QWidget):
         super().__init__(parent)
         self.handle = handle
         self.setObjectName("job_row")
-        self.title = QLabel(f"<b>{handle.name}</b>")
+        self.title = plain_label(handle.name)  # names carry folder names: never markup
+        bold = self.title.font()
+        bold.setBold(True)
+        self.title.setFont(bold)
         self.title.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
-        self.message = QElidingLabel("starting…")
+        self.message = plain_eliding_label("starting…")
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)
         self.bar.setTextVisible(True)
@@ -41,8 +42,7 @@ class JobRow(QWidget):
         self.bar.setMaximumHeight(18)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop this job at its next step; nothing is lost.")
-        self.cancel_button.clicked.connect(handle.cancel)
-        self.cancel_button.clicked.connect(lambda: self.message.setText("cancelling…"))
+        self.cancel_button.clicked.connect(self._cancel)
         self.details_button = QPushButton("Details…")
         self.details_button.setVisible(False)
         self.details_button.clicked.connect(self._show_details)
@@ -55,6 +55,10 @@ class JobRow(QWidget):
         layout.addWidget(self.details_button)
         handle.progressed.connect(self._on_progress)
         handle.ended.connect(self._on_ended)
+
+    def _cancel(self) -> None:
+        self.handle.cancel()
+        self.message.setText("cancelling…")
 
     def _on_progress(self, progress: Progress) -> None:
         if progress.total > 0:
@@ -81,12 +85,7 @@ class JobRow(QWidget):
             self.details_button.setVisible(bool(self.handle.details))
 
     def _show_details(self) -> None:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(self.handle.name)
-        box.setText(self.handle.message)
-        box.setDetailedText(self.handle.details)
-        box.open()
+        warning_box(self, self.handle.name, self.handle.message, self.handle.details).open()
 
 
 class JobsPanel(QWidget):
@@ -97,7 +96,7 @@ class JobsPanel(QWidget):
         self.setObjectName("jobs_panel")
         self.runner = runner
         self.rows: list[JobRow] = []
-        self.empty = QLabel("No jobs yet. Long actions (scan, embed, train…) appear here.")
+        self.empty = plain_label("No jobs yet. Long actions (scan, embed, train…) appear here.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setStyleSheet("color: palette(mid);")
         inner = QWidget()

@@ -15,9 +15,8 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
-    QLabel,
     QMainWindow,
-    QMessageBox,
+    QMenu,
     QScrollArea,
     QStackedWidget,
     QWidget,
@@ -28,6 +27,7 @@ from debias_studio.gui.browser.browser_widget import BrowserWidget
 from debias_studio.gui.browser.detail_pane import DetailPane
 from debias_studio.gui.hub import Hub
 from debias_studio.gui.jobs_panel import JobsPanel
+from debias_studio.gui.plain import plain_label, warning_box
 from debias_studio.gui.session import (
     Session,
     create_session,
@@ -41,6 +41,12 @@ from debias_studio.gui.workers import JobHandle, JobRunner
 
 MANIFEST_FILTER = "Manifests (*.csv *.parquet *.pq);;All files (*)"
 PanelFactory = Callable[[Hub], QWidget]
+ActionEntry = tuple[
+    str, str, Callable[[], object], QKeySequence | QKeySequence.StandardKey | str | None
+]
+"""A menu entry: key in ``MainWindow.actions``, text, slot, shortcut."""
+PROJECT_ACTIONS = ("export", "close_project", "embed", "discover", "train")
+"""Actions that need an open project."""
 
 
 PANELS = (
@@ -89,30 +95,21 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(self)
         self.loader = ThumbnailLoader(parent=self)
         self.session: Session | None = None
-        self.browser = BrowserWidget(self.loader)
-        self.detail = DetailPane(self.runner)
-        self.hub = Hub(self.runner, self.settings, self.browser, self.detail, self)
+        self.hub = Hub(self.runner, self.settings, self.loader, self)
+        self.browser = BrowserWidget(self.hub)
+        self.detail = DetailPane(self.hub)
         self.jobs = JobsPanel(self.runner)
         self.welcome = _welcome(self)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.browser)
         self.setCentralWidget(self.stack)
-        self.docks: dict[str, QDockWidget] = {}
-        self.panels: dict[str, QWidget] = {}
-        self._add_dock(
-            "details_dock", "Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self._add_dock("jobs_dock", "Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
-        for name, title, factory, area in panel_factories():
-            self.panels[name] = factory(self.hub)
-            self._add_dock(name, title, self.panels[name], area)
-        self.browser.current_image_changed.connect(self.detail.show_image)
-        self._connect_panels()
-        self.hub.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self._build_docks()
         self._build_status_bar()
         self._build_actions()
         self._pending_close: list[engine.Project] = []
+        self.hub.status_message.connect(self._show_status)
+        self.hub.confounder_requested.connect(self._show_confounders)
         self.runner.job_ended.connect(self._close_retired)
         self.runner.job_ended.connect(self._on_job_ended)
         self._default_size()
@@ -130,6 +127,17 @@ class MainWindow(QMainWindow):
         )
 
     # ---- layout ------------------------------------------------------------------------------
+    def _build_docks(self) -> None:
+        self.docks: dict[str, QDockWidget] = {}
+        self.panels: dict[str, QWidget] = {}
+        self._add_dock(
+            "details_dock", "Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self._add_dock("jobs_dock", "Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        for name, title, factory, area in panel_factories():
+            self.panels[name] = factory(self.hub)
+            self._add_dock(name, title, self.panels[name], area)
+
     def _add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
@@ -173,43 +181,14 @@ class MainWindow(QMainWindow):
         bottom = max(150, self.height() // 5)
         self.resizeDocks([docks["jobs_dock"]], [bottom], Qt.Orientation.Vertical)
 
-    def _connect_panels(self) -> None:
-        self.hub.confounders_changed.connect(self.browser.refresh_columns)
-        self.hub.confounders_changed.connect(self.detail.refresh_info)
-        self.hub.runs_listed.connect(lambda _runs: self.browser.refresh_columns())
-        self.hub.runs_listed.connect(lambda _runs: self.detail.refresh_info())
-        self.detail.providers["annotations"] = self._detail_rows
-        concepts = self.panels.get("concepts_dock")
-        confounders = self.panels.get("confounders_dock")
-        training = self.panels.get("training_dock")
-        if concepts is not None and confounders is not None:
-            concepts.mark_requested.connect(self._mark_confounder)  # type: ignore[attr-defined]
-        if confounders is not None and training is not None:
-            confounders.confounder_selected.connect(  # type: ignore[attr-defined]
-                training.set_confounder  # type: ignore[attr-defined]
-            )
+    def _show_confounders(self, _concept: str) -> None:
+        """A concept was marked as confounder: show the panel that adds it."""
+        dock = self.docks.get("confounders_dock")
+        if dock is not None:
+            dock.raise_()
 
-    def _detail_rows(self, image_id: int) -> list[tuple[str, str]]:
-        """Confounder values and the latest run's prediction, for the detail pane."""
-        session = self.session
-        if session is None:
-            return []
-        rows = []
-        for name, column in session.extra.get("confounder_columns", {}).items():
-            code = int(column.codes[image_id])
-            rows.append((f"confounder {name}", column.values[code] if code >= 0 else "unknown"))
-        if "predictions" in session.extra:
-            run_id, predictions = session.extra["predictions"]
-            predicted = int(predictions[image_id])
-            if predicted >= 0:
-                verdict = "right" if predicted == session.labels.codes[image_id] else "wrong"
-                name = session.labels.values[predicted]
-                rows.append((f"prediction (run {run_id})", f"{name} ({verdict})"))
-        return rows
-
-    def _mark_confounder(self, concept: str) -> None:
-        self.panels["confounders_dock"].add_from_concept(concept)  # type: ignore[attr-defined]
-        self.docks["confounders_dock"].raise_()
+    def _show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
 
     def _panel_action(self, dock: str, method: str) -> None:
         if dock in self.panels and self.session is not None:
@@ -235,10 +214,10 @@ class MainWindow(QMainWindow):
         self.resize(width, height)
 
     def _build_status_bar(self) -> None:
-        self.project_label = QLabel("No project")
-        self.model_label = QLabel(f"Model: {_model_display(self.settings.model_name)}")
+        self.project_label = plain_label("No project")
+        self.model_label = plain_label(f"Model: {_model_display(self.settings.model_name)}")
         self.model_label.setToolTip("The CLIP model used for embeddings and concepts.")
-        self.device_label = QLabel("Device: …")
+        self.device_label = plain_label("Device: …")
         self.device_label.setToolTip("Where models run (a setting; cuda when present).")
         bar = self.statusBar()
         bar.addWidget(self.project_label, 1)
@@ -246,72 +225,72 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.device_label)
 
     def _build_actions(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
         self.actions: dict[str, QAction] = {}
-
-        def add(
-            key: str, text: str, slot: Callable[[], Any], shortcut: QKeySequence | str | None = None
-        ) -> QAction:
-            action = QAction(text, self)
-            if shortcut is not None:
-                action.setShortcut(QKeySequence(shortcut))
-            action.triggered.connect(lambda _=False: slot())
-            self.actions[key] = action
-            return action
-
-        file_menu.addAction(
-            add("open", "&Open project…", self.ask_open, QKeySequence.StandardKey.Open)
+        keys = QKeySequence.StandardKey
+        file_menu = self.menuBar().addMenu("&File")
+        self._add_actions(
+            file_menu,
+            ("open", "&Open project…", self.ask_open, keys.Open),
+            ("new_folder", "New from image &folder…", self.ask_new_folder, "Ctrl+N"),
+            ("new_manifest", "New from &manifest…", self.ask_new_manifest, "Ctrl+Shift+N"),
         )
-        file_menu.addAction(
-            add("new_folder", "New from image &folder…", self.ask_new_folder, "Ctrl+N")
-        )
-        file_menu.addAction(
-            add("new_manifest", "New from &manifest…", self.ask_new_manifest, "Ctrl+Shift+N")
-        )
-        demos = file_menu.addMenu("&Demo projects")
-        demos.addAction(
-            add("demo_digits", "Coloured &digits", lambda: self.open_demo("digits"), "Ctrl+D")
-        )
-        demos.addAction(
-            add(
+        self._add_actions(
+            file_menu.addMenu("&Demo projects"),
+            ("demo_digits", "Coloured &digits", self._open_digits_demo, "Ctrl+D"),
+            (
                 "demo_backgrounds",
                 "Objects on &backgrounds",
-                lambda: self.open_demo("backgrounds"),
+                self._open_backgrounds_demo,
                 "Ctrl+Shift+D",
-            )
+            ),
         )
         self.recent_menu = file_menu.addMenu("&Recent projects")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.recent_menu.triggered.connect(self._open_recent)
         file_menu.addSeparator()
-        file_menu.addAction(add("export", "&Export…", self.ask_export, "Ctrl+Shift+E"))
-        file_menu.addAction(add("close_project", "&Close project", self.close_project, "Ctrl+W"))
+        self._add_actions(
+            file_menu,
+            ("export", "&Export…", self.ask_export, "Ctrl+Shift+E"),
+            ("close_project", "&Close project", self.close_project, "Ctrl+W"),
+        )
         file_menu.addSeparator()
-        file_menu.addAction(add("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit))
-
+        self._add_actions(file_menu, ("quit", "&Quit", self.close, keys.Quit))
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
-        view_menu.addAction(add("reset_layout", "Reset panel layout", self._reset_layout))
-        project_menu = self.menuBar().addMenu("&Project")
-        project_menu.addAction(add("embed", "&Embed and map images", self._embed, "Ctrl+E"))
-        project_menu.addAction(add("discover", "&Discover concepts", self._discover, "Ctrl+K"))
-        project_menu.addAction(add("train", "&Train", self._train, "Ctrl+T"))
-        jobs_menu = self.menuBar().addMenu("&Jobs")
-        jobs_menu.addAction(add("cancel_all", "Cancel all jobs", self.runner.cancel_all, "Ctrl+."))
-        for key, action in self.actions.items():
-            if key not in (
-                "open",
-                "new_folder",
-                "new_manifest",
-                "demo_digits",
-                "demo_backgrounds",
-                "quit",
-                "reset_layout",
-                "cancel_all",
-            ):
-                action.setEnabled(False)
-        self._project_actions = ["export", "close_project", "embed", "discover", "train"]
+        self._add_actions(
+            view_menu, ("reset_layout", "Reset panel layout", self._reset_layout, None)
+        )
+        self._add_actions(
+            self.menuBar().addMenu("&Project"),
+            ("embed", "&Embed and map images", self._embed, "Ctrl+E"),
+            ("discover", "&Discover concepts", self._discover, "Ctrl+K"),
+            ("train", "&Train", self._train, "Ctrl+T"),
+        )
+        self._add_actions(
+            self.menuBar().addMenu("&Jobs"),
+            ("cancel_all", "Cancel all jobs", self.runner.cancel_all, "Ctrl+."),
+        )
+        for key in PROJECT_ACTIONS:
+            self.actions[key].setEnabled(False)
+
+    def _add_actions(self, menu: QMenu, *entries: ActionEntry) -> None:
+        """Menu entries (key, text, slot, shortcut), kept in ``self.actions`` by key. Slots
+        are bound methods: a lambda holding the window would keep it alive through Qt."""
+        for key, text, slot, shortcut in entries:
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(slot)
+            self.actions[key] = action
+            menu.addAction(action)
+
+    def _open_digits_demo(self) -> None:
+        self.open_demo("digits")
+
+    def _open_backgrounds_demo(self) -> None:
+        self.open_demo("backgrounds")
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -337,10 +316,14 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         recent = self.settings.recent_projects()
         for folder in recent:
-            action = self.recent_menu.addAction(str(folder))
-            action.triggered.connect(lambda _=False, f=folder: self.open_project(f))
+            self.recent_menu.addAction(str(folder)).setData(str(folder))
         if not recent:
             self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def _open_recent(self, action: QAction) -> None:
+        folder = action.data()
+        if folder:
+            self.open_project(Path(folder))
 
     # ---- opening and creating projects -------------------------------------------------------
     def ask_open(self) -> None:
@@ -399,7 +382,6 @@ class MainWindow(QMainWindow):
     def set_session(self, session: Session | None) -> None:
         old = self.session
         self.session = session
-        self.hub.session = session
         if old is not None and (session is None or old.project is not session.project):
             self._retire(old.project)
         if session is None:
@@ -412,32 +394,33 @@ class MainWindow(QMainWindow):
                 session.project.thumbnails_dir,
             )
             self.settings.add_recent_project(session.folder)
-        self.browser.set_session(session)
-        self.detail.set_session(session)
-        self.hub.session_changed.emit(session)
+        self.hub.set_session(session)
         self.stack.setCurrentWidget(self.browser if session is not None else self.welcome)
-        for key in self._project_actions:
+        for key in PROJECT_ACTIONS:
             self.actions[key].setEnabled(session is not None)
+        self._show_project(session)
+
+    def _show_project(self, session: Session | None) -> None:
+        """The project's name in the title and the status bar (plain text: it is a folder name)."""
         if session is None:
             self.project_label.setText("No project")
             self.setWindowTitle("Debias Studio")
             self.welcome.set_recent(self.settings.recent_projects())
-        else:
-            problems = len(session.dataset.problems)
-            extra = f", {problems} files could not be used" if problems else ""
-            self.project_label.setText(
-                f"{session.name}: {len(session):,} images, "
-                f"{len(session.labels.values)} classes{extra}"
+            return
+        problems = len(session.dataset.problems)
+        extra = f", {problems} files could not be used" if problems else ""
+        self.project_label.setText(
+            f"{session.name}: {len(session):,} images, {len(session.labels.values)} classes{extra}"
+        )
+        if session.project.read_only:
+            self.setWindowTitle(f"{session.name} (read-only) — Debias Studio")
+            self.statusBar().showMessage(
+                f"Opened {session.folder} read-only: another Debias Studio is editing it; "
+                "your changes here cannot be saved."
             )
-            if session.project.read_only:
-                self.setWindowTitle(f"{session.name} (read-only) — Debias Studio")
-                self.statusBar().showMessage(
-                    f"Opened {session.folder} read-only: another Debias Studio is editing it; "
-                    "your changes here cannot be saved."
-                )
-            else:
-                self.setWindowTitle(f"{session.name} — Debias Studio")
-                self.statusBar().showMessage(f"Opened {session.folder}", 5000)
+        else:
+            self.setWindowTitle(f"{session.name} — Debias Studio")
+            self.statusBar().showMessage(f"Opened {session.folder}", 5000)
 
     def close_project(self) -> None:
         self.set_session(None)
@@ -459,13 +442,8 @@ class MainWindow(QMainWindow):
 
     def _show_error(self, message: str, details: str) -> None:
         self.statusBar().showMessage(message, 10000)
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Debias Studio")
-        box.setText(message)
-        if details and "StudioError" not in details:
-            box.setDetailedText(details)
-        box.open()
+        shown = details if "StudioError" not in details else ""
+        warning_box(self, "Debias Studio", message, shown).open()
 
     def ask_export(self) -> None:
         if self.session is None:

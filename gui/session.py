@@ -25,18 +25,14 @@ from debias_studio.gui.engine import (
     create_demo_project,
     open_dataset,
 )
-
-
-@dataclass
-class Column:
-    """A categorical column as codes into ``values`` (-1 = missing/unknown)."""
-
-    codes: np.ndarray
-    values: list[str]
+from debias_studio.gui.state import Column, Confounders, Discovery, Runs
 
 
 @dataclass
 class Session:
+    """The open project. The typed state below the images' own columns is written by the hub
+    only (``Hub.publish_*``), which announces each change with a signal carrying it."""
+
     project: Project
     dataset: Dataset
     paths: np.ndarray
@@ -44,7 +40,9 @@ class Session:
     labels: Column
     splits: Column
     attributes: dict[str, Column] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    confounders: Confounders = field(default_factory=Confounders)
+    runs: Runs = field(default_factory=Runs)
+    discovery: Discovery | None = None
 
     @property
     def folder(self) -> Path:
@@ -61,6 +59,34 @@ class Session:
         """Metadata of one image for the detail pane."""
         record = self.dataset.table.iloc[image_id].to_dict()
         return {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
+
+    def filter_columns(self) -> dict[str, Column]:
+        """Every categorical column the grid can filter on: the dataset's attributes, each
+        confounder's values (overrides applied) and the latest run's correctness."""
+        columns = dict(self.attributes)
+        for name, column in self.confounders.columns().items():
+            columns[f"confounder {name}"] = column
+        if self.runs.latest is not None:
+            columns["latest run"] = self.runs.latest.correctness
+        return columns
+
+    def annotations(self, image_id: int) -> list[tuple[str, str]]:
+        """What the project says about one image beyond its metadata (the detail pane's rows):
+        the concepts it exemplifies, its confounder values, the latest run's prediction."""
+        rows = []
+        found = self.discovery.top_concepts.get(image_id) if self.discovery else None
+        if found:
+            rows.append(("top concepts", ", ".join(found)))
+        for name, column in self.confounders.columns().items():
+            code = int(column.codes[image_id])
+            rows.append((f"confounder {name}", column.values[code] if code >= 0 else "unknown"))
+        latest = self.runs.latest
+        if latest is not None and int(latest.predictions[image_id]) >= 0:
+            predicted = int(latest.predictions[image_id])
+            verdict = "right" if predicted == self.labels.codes[image_id] else "wrong"
+            name = self.labels.values[predicted]
+            rows.append((f"prediction (run {latest.run_id})", f"{name} ({verdict})"))
+        return rows
 
 
 def is_project_folder(folder: Path) -> bool:

@@ -5,11 +5,13 @@ before training."""
 
 from __future__ import annotations
 
+import queue
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,7 +20,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -27,9 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from debias_studio.core.errors import StudioError
+from debias_studio.core.jobs import CancelToken, Job, Progress
 from debias_studio.gui import engine
 from debias_studio.gui.hub import Hub
+from debias_studio.gui.plain import plain_label
 from debias_studio.gui.session import Session
+from debias_studio.gui.state import Runs
 from debias_studio.gui.workers import JobHandle
 
 METHODS = {
@@ -79,14 +84,8 @@ BACKBONES = {
 }
 
 
-class _EpochRelay(QObject):
-    """The engine calls ``on_epoch`` in the worker; this signal carries it to the GUI thread."""
-
-    epoch = Signal(object)
-
-
-RESUMABLE = ("cancelled", "failed")
-"""Run states the Resume button continues from the run's last epoch checkpoint."""
+Launch = Callable[[engine.EpochCallback, CancelToken], Job[Any]]
+"""Starts a training job given where its epochs go and its cancel token (runs in the worker)."""
 
 
 class TrainingPanel(QWidget):
@@ -97,9 +96,27 @@ class TrainingPanel(QWidget):
         self.session: Session | None = None
         self.handle: JobHandle | None = None
         self.history: list[dict[str, Any]] = []
-        self.relay = _EpochRelay(self)
-        self.relay.epoch.connect(self._on_epoch)
+        self.resumable: str | None = None
+        """Newest cancelled or failed run of the project, which Resume continues."""
+        self._epochs: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        """Epoch entries the running job's worker puts and the GUI thread takes: plain Python,
+        so the worker holds no Qt object."""
+        self._build_choices()
+        self._build_numbers()
+        self._build_buttons()
+        self._build_curves()
+        self._build_groups()
+        self._build_layout()
+        self.method.currentIndexChanged.connect(self._method_changed)
+        self.backbone.currentIndexChanged.connect(self._backbone_changed)
+        hub.session_changed.connect(self.set_session)
+        hub.confounders_changed.connect(self._fill_confounders)
+        hub.confounder_selected.connect(self.set_confounder)
+        hub.runs_changed.connect(self._on_runs)
+        self.set_session(None)
 
+    # ---- building ----------------------------------------------------------------------------
+    def _build_choices(self) -> None:
         self.method = _choices(METHODS)
         self.backbone = _choices(BACKBONES)
         self.confounder = QComboBox()
@@ -107,6 +124,13 @@ class TrainingPanel(QWidget):
             "The spurious attribute the cure should neutralise; groups are (class, value). "
             "Confounders come from the Confounders panel or from the dataset's attribute columns."
         )
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.device.setToolTip(
+            "Where to train; 'auto' follows the app's device setting (a CUDA GPU when present)."
+        )
+
+    def _build_numbers(self) -> None:
         self.epochs = _spin(1, 500, 5, "Passes over the training images.")
         self.batch = _spin(2, 4096, 128, "Images per optimisation step.")
         self.lr = QDoubleSpinBox()
@@ -118,27 +142,8 @@ class TrainingPanel(QWidget):
             "Learning rate; 'default' picks the backbone's (1e-2 head, 1e-3 CNN, 1e-5 CLIP)."
         )
         self.seed = _spin(0, 10**6, 0, "Seed of the run: the same seed gives the same result.")
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda"])
-        self.device.setToolTip(
-            "Where to train; 'auto' follows the app's device setting (a CUDA GPU when present)."
-        )
-        form = QFormLayout()
-        form.addRow("Method", self.method)
-        form.addRow("Backbone", self.backbone)
-        form.addRow("Confounder", self.confounder)
-        grid = QGridLayout()
-        grid.addWidget(QLabel("Epochs"), 0, 0)
-        grid.addWidget(self.epochs, 0, 1)
-        grid.addWidget(QLabel("Batch"), 0, 2)
-        grid.addWidget(self.batch, 0, 3)
-        grid.addWidget(QLabel("Learning rate"), 1, 0)
-        grid.addWidget(self.lr, 1, 1)
-        grid.addWidget(QLabel("Seed"), 1, 2)
-        grid.addWidget(self.seed, 1, 3)
-        grid.addWidget(QLabel("Device"), 2, 0)
-        grid.addWidget(self.device, 2, 1)
 
+    def _build_buttons(self) -> None:
         self.train_button = QPushButton("Train")
         self.train_button.setToolTip("Start the run in the background (Ctrl+T).")
         self.train_button.clicked.connect(self.start)
@@ -149,24 +154,17 @@ class TrainingPanel(QWidget):
         self.resume_button = QPushButton("Resume")
         self.resume_button.setEnabled(False)
         self.resume_button.clicked.connect(self.resume)
-        self.resumable: str | None = None
-        """Newest cancelled or failed run of the project, which Resume continues."""
         self.preview_button = QPushButton("Preview counterfactuals")
         self.preview_button.setToolTip(
             "Show four training images under every value of the confounder, as the "
             "counterfactual cure would (needs an image backbone: CNN or CLIP)."
         )
         self.preview_button.clicked.connect(self.preview)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.train_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.resume_button)
-        buttons.addWidget(self.preview_button)
-        buttons.addStretch(1)
-        self.status = QLabel("")
+        self.status = plain_label()
         self.status.setWordWrap(True)
 
-        # Accuracies share a fixed 0..1 axis; the loss, on its own scale, gets a small plot.
+    def _build_curves(self) -> None:
+        """Accuracies share a fixed 0..1 axis; the loss, on its own scale, gets a small plot."""
         self.curves = pg.GraphicsLayoutWidget()
         self.curves.setBackground("w")
         self.curves.setObjectName("training_curves")
@@ -196,6 +194,8 @@ class TrainingPanel(QWidget):
         self.worst_curve = accuracy.plot(
             pen=pg.mkPen("#d62728", width=2), name="worst group", symbol="o", symbolSize=5
         )
+
+    def _build_groups(self) -> None:
         self.groups = QTableWidget(0, 3)
         self.groups.setObjectName("group_table")
         self.groups.setHorizontalHeaderLabels(["Group (class/value)", "Val accuracy", "Images"])
@@ -203,10 +203,34 @@ class TrainingPanel(QWidget):
         self.groups.verticalHeader().setVisible(False)
         self.groups.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.groups.setSortingEnabled(True)
-        self.preview_area = QLabel("")
+        self.preview_area = plain_label()
         self.preview_area.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview_area.hide()
 
+    def _build_layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Method", self.method)
+        form.addRow("Backbone", self.backbone)
+        form.addRow("Confounder", self.confounder)
+        grid = QGridLayout()
+        for row, column, title, widget in (
+            (0, 0, "Epochs", self.epochs),
+            (0, 2, "Batch", self.batch),
+            (1, 0, "Learning rate", self.lr),
+            (1, 2, "Seed", self.seed),
+            (2, 0, "Device", self.device),
+        ):
+            grid.addWidget(plain_label(title), row, column)
+            grid.addWidget(widget, row, column + 1)
+        buttons = QHBoxLayout()
+        for button in (
+            self.train_button,
+            self.cancel_button,
+            self.resume_button,
+            self.preview_button,
+        ):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(form)
@@ -216,12 +240,6 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.curves, 2)
         layout.addWidget(self.groups, 1)
         layout.addWidget(self.preview_area)
-        self.method.currentIndexChanged.connect(self._method_changed)
-        self.backbone.currentIndexChanged.connect(self._backbone_changed)
-        hub.session_changed.connect(self.set_session)
-        hub.confounders_changed.connect(self._fill_confounders)
-        hub.runs_listed.connect(self._on_runs_listed)
-        self.set_session(None)
 
     # ---- session -----------------------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
@@ -233,12 +251,12 @@ class TrainingPanel(QWidget):
         self._fill_confounders()
         self._method_changed()
 
-    def _fill_confounders(self) -> None:
+    def _fill_confounders(self, *_: object) -> None:
         current = self.confounder.currentData()
         self.confounder.clear()
         self.confounder.addItem("(none)", None)
         if self.session is not None:
-            for name in self.session.extra.get("confounder_columns", {}):
+            for name in self.session.confounders:
                 self.confounder.addItem(f"{name} (annotated)", name)
             for name in self.session.attributes:
                 self.confounder.addItem(f"{name} (column)", name)
@@ -266,7 +284,7 @@ class TrainingPanel(QWidget):
             self.backbone.setCurrentIndex(self.backbone.findData("cnn"))
 
     # ---- config and running ------------------------------------------------------------------
-    def config(self) -> Any:
+    def config(self) -> engine.TrainConfig:
         assert self.session is not None
         device = self.device.currentText()
         return engine.TrainConfig(
@@ -282,54 +300,59 @@ class TrainingPanel(QWidget):
             device=self.hub.device if device == "auto" else device,  # auto: the app setting
         )
 
-    def start(self) -> JobHandle | None:
-        if self.session is None or self.handle is not None:
-            return None
-        from debias_studio.core.errors import StudioError
-
+    def _valid_config(self) -> engine.TrainConfig | None:
         try:
-            config = self.config().validate()
+            return self.config().validate()
         except StudioError as exc:
             self.status.setText(str(exc))
             return None
-        project, relay = self.session.project, self.relay
+
+    def start(self) -> JobHandle | None:
+        if self.session is None or self.handle is not None:
+            return None
+        config = self._valid_config()
+        if config is None:
+            return None
+        project = self.session.project
         return self._launch(
             f"Training {config.method}",
-            lambda token: engine.train_job(project, config, relay.epoch.emit, token),
+            lambda on_epoch, token: engine.train_job(project, config, on_epoch, token),
         )
 
     def resume(self) -> JobHandle | None:
         """Continue the newest cancelled or failed run from its last epoch checkpoint."""
         if self.session is None or self.handle is not None or self.resumable is None:
             return None
-        project, relay, run_id = self.session.project, self.relay, self.resumable
+        project, run_id = self.session.project, self.resumable
         handle = self._launch(
             f"Resuming run {run_id}",
-            lambda token: engine.resume_job(project, run_id, relay.epoch.emit, token),
+            lambda on_epoch, token: engine.resume_job(project, run_id, on_epoch, token),
         )
         self.status.setText(f"Resuming run {run_id} from its last checkpoint…")
         return handle
 
-    def _launch(self, name: str, function: Any) -> JobHandle:
+    def _launch(self, name: str, launch: Launch) -> JobHandle:
         self.history = []
         self._draw_curves()
         self.groups.setRowCount(0)
+        epochs: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._epochs = epochs
         self.handle = self.hub.runner.start(
             name,
-            function,
+            lambda token: launch(epochs.put, token),
             on_done=self._on_done,
-            on_error=lambda message, _d: self.status.setText(message),
+            on_error=self._show_error,
+            on_progress=self._on_progress,
         )
         self.handle.ended.connect(self._on_ended)
-        self.handle.progressed.connect(lambda p: self.status.setText(p.message))
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._update_resume()
-        self.hub.runs_changed.emit()
+        self.hub.reload_runs()
         return self.handle
 
-    def _on_runs_listed(self, runs: list[dict[str, Any]]) -> None:
-        self.resumable = next((r["id"] for r in runs if r.get("status") in RESUMABLE), None)
+    def _on_runs(self, runs: Runs) -> None:
+        self.resumable = runs.resumable
         self._update_resume()
 
     def _update_resume(self) -> None:
@@ -346,13 +369,27 @@ class TrainingPanel(QWidget):
             self.handle.cancel()
             self.status.setText("cancelling…")
 
-    def _on_epoch(self, entry: dict[str, Any]) -> None:
-        self.history.append(entry)
+    def _show_error(self, message: str, _details: str) -> None:
+        self.status.setText(message)
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.status.setText(progress.message)
+        self._take_epochs()
+
+    def _take_epochs(self) -> None:
+        """Show the epochs the worker finished since the last look."""
+        new = []
+        while not self._epochs.empty():
+            new.append(self._epochs.get_nowait())
+        if not new:
+            return
+        self.history.extend(new)
         self._draw_curves()
-        per_group = entry.get("val_per_group", {})
+        per_group = new[-1].get("val_per_group", {})
         self._fill_groups({g: (acc, None) for g, acc in per_group.items()})
 
     def _on_done(self, result: Any) -> None:
+        self._take_epochs()
         val = (result.metrics or {}).get("val") or {}
         self._fill_groups(
             {g: (r["acc"], r["count"]) for g, r in (val.get("per_group") or {}).items()}
@@ -365,13 +402,14 @@ class TrainingPanel(QWidget):
         )
 
     def _on_ended(self, state: str) -> None:
+        self._take_epochs()
         if state == "cancelled":
             self.status.setText("Run cancelled; it can be resumed from its last checkpoint.")
         self.handle = None
         self.train_button.setEnabled(self.session is not None)
         self.cancel_button.setEnabled(False)
         self._update_resume()
-        self.hub.runs_changed.emit()
+        self.hub.reload_runs()
 
     def _draw_curves(self) -> None:
         epochs = [e["epoch"] + 1 for e in self.history]
@@ -392,12 +430,8 @@ class TrainingPanel(QWidget):
     def preview(self) -> None:
         if self.session is None:
             return
-        from debias_studio.core.errors import StudioError
-
-        try:
-            config = self.config().validate()
-        except StudioError as exc:
-            self.status.setText(str(exc))
+        config = self._valid_config()
+        if config is None:
             return
         train = np.flatnonzero(self.session.splits.codes == 0)[:4].tolist()
         project = self.session.project
@@ -407,7 +441,7 @@ class TrainingPanel(QWidget):
             lambda token: engine.preview_job(project, config, train, token),
             key="cf-preview",
             on_done=self._show_preview,
-            on_error=lambda message, _d: self.status.setText(message),
+            on_error=self._show_error,
         )
 
     def _show_preview(self, images: np.ndarray) -> None:

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from debias_studio.gui.plain import plain_label, tooltip
+
 
 class WelcomePage(QWidget):
     demo_requested = Signal(str)  # 'digits' | 'backgrounds'
@@ -27,13 +29,31 @@ class WelcomePage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("welcome")
-        title = QLabel("<h1>Debias Studio</h1>")
-        intro = QLabel(
+        title = QLabel("<h1>Debias Studio</h1>")  # our own markup; nothing user-supplied
+        title.setTextFormat(Qt.TextFormat.RichText)
+        intro = plain_label(
             "Find the concepts your image labels lean on, mark the spurious ones as confounders, "
             "train cures and compare them per group. Drop an image folder, a manifest (CSV or "
             "Parquet) or a project folder anywhere on this window to open it."
         )
         intro.setWordWrap(True)
+        recent_box = QGroupBox("Recent projects")
+        self.recent = QListWidget()
+        self.recent.setObjectName("recent_list")
+        self.recent.itemActivated.connect(self._on_recent)
+        QVBoxLayout(recent_box).addWidget(self.recent)
+        column = QVBoxLayout()
+        column.addWidget(title)
+        column.addWidget(intro)
+        column.addWidget(self._build_start())
+        column.addWidget(recent_box, 1)
+        holder = QWidget()
+        holder.setLayout(column)
+        holder.setMaximumWidth(760)
+        outer = QVBoxLayout(self)
+        outer.addWidget(holder, 1, Qt.AlignmentFlag.AlignHCenter)
+
+    def _build_start(self) -> QGroupBox:
         start = QGroupBox("Start")
         grid = QGridLayout(start)
         self.demo_digits = _button(
@@ -56,26 +76,18 @@ class WelcomePage(QWidget):
         grid.addWidget(self.open_button, 1, 0)
         grid.addWidget(self.folder_button, 1, 1)
         grid.addWidget(self.manifest_button, 2, 1)
-        self.demo_digits.clicked.connect(lambda: self.demo_requested.emit("digits"))
-        self.demo_backgrounds.clicked.connect(lambda: self.demo_requested.emit("backgrounds"))
+        self.demo_digits.clicked.connect(self._digits)
+        self.demo_backgrounds.clicked.connect(self._backgrounds)
         self.open_button.clicked.connect(self.open_requested)
         self.folder_button.clicked.connect(self.new_from_folder_requested)
         self.manifest_button.clicked.connect(self.new_from_manifest_requested)
-        recent_box = QGroupBox("Recent projects")
-        self.recent = QListWidget()
-        self.recent.setObjectName("recent_list")
-        self.recent.itemActivated.connect(self._on_recent)
-        QVBoxLayout(recent_box).addWidget(self.recent)
-        column = QVBoxLayout()
-        column.addWidget(title)
-        column.addWidget(intro)
-        column.addWidget(start)
-        column.addWidget(recent_box, 1)
-        holder = QWidget()
-        holder.setLayout(column)
-        holder.setMaximumWidth(760)
-        outer = QVBoxLayout(self)
-        outer.addWidget(holder, 1, Qt.AlignmentFlag.AlignHCenter)
+        return start
+
+    def _digits(self) -> None:
+        self.demo_requested.emit("digits")
+
+    def _backgrounds(self) -> None:
+        self.demo_requested.emit("backgrounds")
 
     def _on_recent(self, item: QListWidgetItem) -> None:
         folder = item.data(Qt.ItemDataRole.UserRole)
@@ -87,7 +99,7 @@ class WelcomePage(QWidget):
         for folder in folders:
             item = QListWidgetItem(f"{folder.name}    —    {folder}")
             item.setData(Qt.ItemDataRole.UserRole, str(folder))
-            item.setToolTip(str(folder))
+            item.setToolTip(tooltip(str(folder)))
             self.recent.addItem(item)
         if not folders:
             self.recent.addItem("(none yet)")

@@ -7,11 +7,17 @@ thread pool, its progress is throttled before it crosses into the GUI thread (Or
 emit when the value moves by at least 0.1 %, or the message changes, at most every 40 ms), and
 its end is one of done / failed / cancelled. A ``key`` gives "one running task per panel":
 starting a job under a key cancels the one that was running under it.
+
+Qt objects must die on the GUI thread (issue 12.15). A job function therefore captures plain data
+only (a project, arrays, numbers; never a widget, the hub or a signal), and a finished worker —
+whose signal emitter is a QObject — is released by the runner on the GUI thread once nothing
+else holds it (``_release_retired``), never by the worker thread dropping its last reference.
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 import time
 import traceback
@@ -19,7 +25,7 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from superqt.utils import GeneratorWorker, create_worker
 
 from debias_studio.core.errors import JobCancelled, StudioError
@@ -38,6 +44,12 @@ _WARMED.set()
 at once (scikit-learn, torch) can deadlock in Python's import machinery, so every other job
 waits for the warm-up before it starts."""
 WARM_UP_WAIT_S = 180
+RELEASE_EVERY_MS = 100
+"""How often finished workers still held elsewhere (their thread's last frame, a queued signal)
+are looked at again."""
+_OWN_REFERENCES = 3
+"""``sys.getrefcount`` of a retired worker held by nobody else: the list, the loop variable and
+the call's own argument."""
 
 
 class JobHandle(QObject):
@@ -80,6 +92,10 @@ class JobRunner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._active: dict[JobHandle, GeneratorWorker] = {}
+        self._retired: list[GeneratorWorker] = []
+        self._release = QTimer(self)
+        self._release.setInterval(RELEASE_EVERY_MS)
+        self._release.timeout.connect(self._release_retired)
         _RUNNERS.add(self)
 
     # ---- starting ------------------------------------------------------------------------
@@ -135,7 +151,9 @@ class JobRunner(QObject):
 
     def wait_all(self, timeout_ms: int = 10000) -> bool:
         """Block until every worker of the global pool is done (closing the app, tests)."""
-        return QThreadPool.globalInstance().waitForDone(timeout_ms)
+        done = QThreadPool.globalInstance().waitForDone(timeout_ms)
+        self._release_retired()
+        return done
 
     # ---- worker signals (GUI thread) -----------------------------------------------------
     def _on_progress(self, handle: JobHandle, progress: Progress) -> None:
@@ -165,13 +183,31 @@ class JobRunner(QObject):
         handle.failed.emit(handle.message, handle.details)
 
     def _on_finished(self, handle: JobHandle) -> None:
-        self._active.pop(handle, None)
+        worker = self._active.pop(handle, None)
+        if worker is not None:
+            self._retired.append(worker)
+            self._release_retired()
         if handle.state == "running":  # cancelled job that returned normally
             handle.state = "cancelled" if handle.token.cancelled else "done"
         if handle.state == "cancelled":
             handle.cancelled.emit()
         self.job_ended.emit(handle)
         handle.ended.emit(handle.state)
+
+    def _release_retired(self) -> None:
+        """Drop finished workers nobody else holds, here on the GUI thread, so their signal
+        emitter (a QObject) is destroyed here. One still held — by its thread finishing
+        ``run()``, by superqt's worker set, by a queued signal — waits for the next look."""
+        held = [w for w in self._retired if sys.getrefcount(w) > _OWN_REFERENCES]
+        self._retired = held
+        if held and not self._release.isActive():
+            self._release.start()
+        elif not held:
+            self._release.stop()
+
+    def retired_count(self) -> int:
+        """Finished workers not yet released (tests)."""
+        return len(self._retired)
 
 
 def _drive(

@@ -1,72 +1,71 @@
-"""The browser: a filter bar over the thumbnail grid.
+"""The browser: a filter bar over the thumbnail grid, a view of the hub's ``GridState``.
 
 Class, split and attribute filters are combo boxes; other panels add masks (a group of the
-confounder matrix, images selected on the embedding map, one concept's exemplars) and sort orders,
-shown as removable chips. Selection is reported as image ids.
+confounder matrix, images selected on the embedding map) and sort orders (one concept's
+exemplars first) to the grid state, and the browser shows them as removable chips. What the user
+selects or clicks in the grid goes back into the grid state, where the panels read it.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
 )
-from superqt import QElidingLabel
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
-from debias_studio.gui.browser.filters import Filters, Mask, apply_filters, filter_columns
+from debias_studio.gui.browser.filters import Filters
 from debias_studio.gui.browser.grid_model import GridModel
 from debias_studio.gui.browser.grid_view import GridView
+from debias_studio.gui.hub import Hub
+from debias_studio.gui.plain import plain_eliding_label, plain_label
 from debias_studio.gui.session import Session
-from debias_studio.gui.thumbnails import ThumbnailLoader
 
-ALL = "all"
+SORT_CHIP = "__sort__"
+"""The chip of the sort order (the others are keyed by their mask's name)."""
 
 
 class BrowserWidget(QWidget):
-    current_image_changed = Signal(object)  # image id or None
-    selection_changed = Signal(object)  # np.ndarray of image ids
-    filters_changed = Signal()
-
-    def __init__(self, loader: ThumbnailLoader, parent: QWidget | None = None) -> None:
+    def __init__(self, hub: Hub, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("browser")
-        self.loader = loader
-        self.session: Session | None = None
-        self.filters = Filters()
-        self.model = GridModel(loader)
-        self.view = GridView(loader.size)
+        self.hub = hub
+        self.grid = hub.grid
+        self.loader = hub.thumbnails
+        self.model = GridModel(self.loader, self)
+        self.view = GridView(self.loader.size)
         self.view.setModel(self.model)
-        self.view.selectionModel().selectionChanged.connect(self._on_selection)
-        self.view.selectionModel().currentChanged.connect(self._on_current)
-
+        self.view.selectionModel().selectionChanged.connect(self._on_view_selection)
+        self.view.selectionModel().currentChanged.connect(self._on_view_current)
         self.class_box = _combo("Show only one class")
         self.split_box = _combo("Show only one split (train, val or test)")
         self.attribute_box = _combo(
             "Show only images with one value of an attribute column of the dataset"
         )
-        self.class_box.currentIndexChanged.connect(self._on_combo)
-        self.split_box.currentIndexChanged.connect(self._on_combo)
-        self.attribute_box.currentIndexChanged.connect(self._on_combo)
-        self.count = QElidingLabel("")
+        self.count = plain_eliding_label()
         self.count.setMinimumWidth(60)
         self.count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.count.setObjectName("browser_count")
         self.chips = QHBoxLayout()
         self.chips.setSpacing(4)
+        self._build_layout()
+        self._syncing = False
+        """True while the widgets follow the grid state (their own signals are ignored)."""
+        self._connect()
 
+    def _build_layout(self) -> None:
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Class"))
-        bar.addWidget(self.class_box)
-        bar.addWidget(QLabel("Split"))
-        bar.addWidget(self.split_box)
-        bar.addWidget(QLabel("Attribute"))
-        bar.addWidget(self.attribute_box)
+        for title, box in (
+            ("Class", self.class_box),
+            ("Split", self.split_box),
+            ("Attribute", self.attribute_box),
+        ):
+            bar.addWidget(plain_label(title))
+            bar.addWidget(box)
         bar.addLayout(self.chips)
         bar.addStretch(1)
         bar.addWidget(self.count, 1)
@@ -74,14 +73,22 @@ class BrowserWidget(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
-        self._updating = False
 
-    # ---- session -----------------------------------------------------------------------------
+    def _connect(self) -> None:
+        self.class_box.currentIndexChanged.connect(self._on_class_box)
+        self.split_box.currentIndexChanged.connect(self._on_split_box)
+        self.attribute_box.currentIndexChanged.connect(self._on_attribute_box)
+        self.hub.session_changed.connect(self.set_session)
+        self.hub.confounders_changed.connect(self.refresh_columns)
+        self.hub.runs_changed.connect(self.refresh_columns)
+        self.grid.filters_changed.connect(self._show_filters)
+        self.grid.shown_changed.connect(self._show_ids)
+        self.grid.selection_changed.connect(self._show_selection)
+
+    # ---- following the hub and the grid state ------------------------------------------------
     def set_session(self, session: Session | None) -> None:
-        self.session = session
-        self.filters = Filters()
-        self._updating = True
-        for box in (self.class_box, self.split_box, self.attribute_box):
+        self._syncing = True
+        for box in (self.class_box, self.split_box):
             box.clear()
             box.addItem("All", None)
         if session is not None:
@@ -89,70 +96,60 @@ class BrowserWidget(QWidget):
                 self.class_box.addItem(name, i)
             for i, name in enumerate(session.splits.values):
                 self.split_box.addItem(name, i)
-        self._updating = False
+        self._syncing = False
         self.model.set_session(session)
         self.refresh_columns()
+        self._show_ids(self.grid.shown)
 
-    def refresh_columns(self) -> None:
+    def refresh_columns(self, *_: object) -> None:
         """Rebuild the attribute filter's entries (attributes, confounder values, the latest
-        run's correctness), keeping the current choice when it still exists."""
-        current = self.attribute_box.currentData()
-        self._updating = True
+        run's correctness); a chosen entry that no longer exists is dropped from the filters."""
+        session = self.grid.session
+        self._syncing = True
         self.attribute_box.clear()
         self.attribute_box.addItem("All", None)
-        if self.session is not None:
-            for key, column in filter_columns(self.session).items():
+        if session is not None:
+            for key, column in session.filter_columns().items():
                 for i, value in enumerate(column.values):
                     self.attribute_box.addItem(f"{key} = {value}", (key, i))
                 if key.startswith("confounder ") and (column.codes < 0).any():
                     self.attribute_box.addItem(f"{key} = (unknown)", (key, -1))
         self.attribute_box.setEnabled(self.attribute_box.count() > 1)
-        index = self.attribute_box.findData(current) if current is not None else 0
-        self.attribute_box.setCurrentIndex(max(0, index))
-        self._updating = False
-        self._on_combo()
-
-    # ---- filters -----------------------------------------------------------------------------
-    def set_mask(self, key: str, mask: Mask | None) -> None:
-        """Add (or with None remove) a filter set by another panel."""
-        if mask is None:
-            self.filters.masks.pop(key, None)
+        self._syncing = False
+        chosen = self.grid.filters.attribute
+        if chosen is not None and self.attribute_box.findData(chosen) < 0:
+            self.grid.set_attribute(None)
         else:
-            self.filters.masks[key] = mask
-        self.refresh()
+            self._show_filters(self.grid.filters)
 
-    def set_sort(self, scores: np.ndarray | None, name: str = "", subtitles: bool = True) -> None:
-        """Sort by a score per image, highest first (None: image order)."""
-        self.filters.sort_scores = scores
-        self.filters.sort_name = name
-        self.model.subtitles = (
-            np.char.mod("%.2f", scores) if scores is not None and subtitles else None
-        )
-        self.refresh()
+    def _show_filters(self, filters: Filters) -> None:
+        self._syncing = True
+        for box, value in (
+            (self.class_box, filters.label),
+            (self.split_box, filters.split),
+            (self.attribute_box, filters.attribute),
+        ):
+            box.setCurrentIndex(max(0, box.findData(value)) if value is not None else 0)
+        self._syncing = False
+        self._rebuild_chips(filters)
 
-    def set_class_filter(self, label: int | None) -> None:
-        self.class_box.setCurrentIndex(0 if label is None else label + 1)
-
-    def refresh(self) -> None:
-        """Recompute the shown ids and the chips."""
-        if self.session is None:
+    def _show_ids(self, ids: np.ndarray) -> None:
+        session = self.grid.session
+        if session is None or self.model.session is not session:
             self.model.set_ids(np.zeros(0, dtype=np.int64))
             self.count.setText("")
-            self._rebuild_chips()
             return
-        ids = apply_filters(self.session, self.filters)
+        sort = self.grid.filters.sort
+        self.model.subtitle_scores = sort.scores if sort is not None and sort.subtitles else None
         self.model.set_ids(ids)
-        self.count.setText(f"{len(ids):,} of {len(self.session):,} images")
-        self._rebuild_chips()
-        self.filters_changed.emit()
+        self.count.setText(f"{len(ids):,} of {len(session):,} images")
 
-    def select_ids(self, image_ids: np.ndarray) -> None:
-        """Select these images in the grid (those currently shown) and scroll to the first.
-        Rows are grouped into contiguous ranges with numpy: one range per run, not per image."""
-        ids = np.asarray(image_ids, dtype=np.int64)
-        ids = ids[(ids >= 0) & (ids < len(self.model._row_of))]
-        rows = np.sort(self.model._row_of[ids])
-        rows = rows[rows >= 0]
+    def _show_selection(self, image_ids: np.ndarray) -> None:
+        """Select these images in the grid and scroll to the first. Rows are grouped into
+        contiguous ranges with numpy: one range per run, not per image."""
+        if np.array_equal(image_ids, self.selected_ids()):
+            return
+        rows = np.sort(self.model.rows_of(image_ids))
         selection = QItemSelection()
         if len(rows):
             breaks = np.flatnonzero(np.diff(rows) != 1)
@@ -160,60 +157,72 @@ class BrowserWidget(QWidget):
             stops = np.concatenate([rows[breaks], [rows[-1]]])
             for first, last in zip(starts.tolist(), stops.tolist(), strict=True):
                 selection.select(self.model.index(first), self.model.index(last))
-        model = self.view.selectionModel()
-        model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._syncing = True
+        self.view.selectionModel().select(
+            selection, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        )
+        self._syncing = False
         if len(rows):
             self.view.scrollTo(self.model.index(int(rows[0])))
 
-    def selected_ids(self) -> np.ndarray:
-        """Selected image ids, from the selection's ranges (no Python object per row)."""
-        ranges = [
-            np.arange(r.top(), r.bottom() + 1) for r in self.view.selectionModel().selection()
-        ]
-        if not ranges:
-            return np.zeros(0, dtype=np.int64)
-        return self.model.ids[np.unique(np.concatenate(ranges))]
-
-    # ---- internals ---------------------------------------------------------------------------
-    def _on_combo(self) -> None:
-        if self._updating:
-            return
-        self.filters.label = self.class_box.currentData()
-        self.filters.split = self.split_box.currentData()
-        attr = self.attribute_box.currentData()
-        self.filters.attribute, self.filters.attribute_value = attr if attr else (None, None)
-        self.refresh()
-
-    def _rebuild_chips(self) -> None:
+    def _rebuild_chips(self, filters: Filters) -> None:
         while self.chips.count():
             item = self.chips.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        entries = [(k, m.description) for k, m in self.filters.masks.items()]
-        if self.filters.sort_scores is not None:
-            entries.append(("__sort__", f"sorted by {self.filters.sort_name}"))
+        entries = [(k, m.description) for k, m in filters.masks.items()]
+        if filters.sort is not None:
+            entries.append((SORT_CHIP, f"sorted by {filters.sort.name}"))
         for key, text in entries:
             chip = QToolButton()
             chip.setText(f"{text}  ✕")
             chip.setToolTip("Remove this filter")
             chip.setAutoRaise(True)
             chip.setObjectName("filter_chip")
-            chip.clicked.connect(lambda _=False, k=key: self._remove_chip(k))
+            chip.setProperty(SORT_CHIP, key)
+            chip.clicked.connect(self._on_chip)
             self.chips.addWidget(chip)
 
+    # ---- the user's own changes, into the grid state -----------------------------------------
+    def _on_class_box(self) -> None:
+        if not self._syncing:
+            self.grid.set_label(self.class_box.currentData())
+
+    def _on_split_box(self) -> None:
+        if not self._syncing:
+            self.grid.set_split(self.split_box.currentData())
+
+    def _on_attribute_box(self) -> None:
+        if not self._syncing:
+            self.grid.set_attribute(self.attribute_box.currentData())
+
+    def _on_chip(self) -> None:
+        self._remove_chip(str(self.sender().property(SORT_CHIP)))
+
     def _remove_chip(self, key: str) -> None:
-        if key == "__sort__":
-            self.set_sort(None)
+        if key == SORT_CHIP:
+            self.grid.set_sort(None)
         else:
-            self.set_mask(key, None)
+            self.grid.set_mask(key, None)
 
-    def _on_selection(self, *_: object) -> None:
-        self.selection_changed.emit(self.selected_ids())
+    def _on_view_selection(self, *_: object) -> None:
+        if not self._syncing:
+            self.grid.select(self.selected_ids())
 
-    def _on_current(self, current, _previous) -> None:
-        self.current_image_changed.emit(
-            self.model.image_id(current.row()) if current.isValid() else None
-        )
+    def _on_view_current(
+        self, current: QModelIndex | QPersistentModelIndex, _previous: object
+    ) -> None:
+        self.grid.set_current(self.model.image_id(current.row()) if current.isValid() else None)
+
+    def selected_ids(self) -> np.ndarray:
+        """Image ids selected in the view, from the selection's ranges (no Python object per
+        row), ascending."""
+        ranges = [
+            np.arange(r.top(), r.bottom() + 1) for r in self.view.selectionModel().selection()
+        ]
+        if not ranges:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(self.model.ids[np.concatenate(ranges)])
 
 
 def _combo(tooltip: str) -> QComboBox:

@@ -1,16 +1,16 @@
-"""The detail pane: the selected image large, its metadata, its top concepts and the latest
-run's prediction. The large image is decoded in a worker like everything else."""
+"""The detail pane: the current image large, its metadata, its top concepts, its confounder
+values and the latest run's prediction. The large image is decoded in a worker like everything
+else; the rest comes from the session's typed state, and the pane follows the hub's signals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QHeaderView,
-    QLabel,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
@@ -18,42 +18,36 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from debias_studio.gui.hub import Hub
+from debias_studio.gui.plain import plain_label, tooltip
 from debias_studio.gui.session import Session
 from debias_studio.gui.thumbnails import make_thumbnail
-from debias_studio.gui.workers import JobRunner
 
 PREVIEW_SIZE = 320
-
-ExtraInfo = Callable[[int], list[tuple[str, str]]]
-"""Given an image id, rows (name, value) another panel adds: top concepts, prediction, values."""
+HIDDEN_FIELDS = ("size", "mtime_ns")
 
 
 class DetailPane(QWidget):
-    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, hub: Hub, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("detail_pane")
-        self.runner = runner
+        self.hub = hub
         self.session: Session | None = None
         self.image_id: int | None = None
-        self.providers: dict[str, ExtraInfo] = {}
-        self.image = QLabel("Select an image to see it here.")
+        self.image = plain_label("Select an image to see it here.")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(160, 160)
         self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.image.setWordWrap(True)
-        self.table = QTableWidget(0, 2)
-        self.table.setHorizontalHeaderLabels(["Field", "Value"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.ResizeToContents
-        )
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
+        self.table = _field_table()
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 3)
         layout.addWidget(self.table, 2)
         self._pixmap: QPixmap | None = None
+        hub.session_changed.connect(self.set_session)
+        hub.grid.current_changed.connect(self.show_image)
+        for change in (hub.confounders_changed, hub.runs_changed, hub.discovery_changed):
+            change.connect(self.refresh_info)
 
     def set_session(self, session: Session | None) -> None:
         self.session = session
@@ -69,31 +63,31 @@ class DetailPane(QWidget):
             return
         self.image.setText("loading…")
         path = self.session.dataset.root / str(self.session.paths[image_id])
-        self.runner.start(
+        self.hub.runner.start(
             "Loading image",
-            lambda _t, p=path: make_thumbnail(Path(p), None, PREVIEW_SIZE),
+            lambda _t: make_thumbnail(Path(path), None, PREVIEW_SIZE),
             key="detail-image",
             quiet=True,
-            on_done=lambda img, i=image_id: self._on_image(i, img),
+            on_done=partial(self._on_image, image_id),
         )
         self.refresh_info()
 
-    def refresh_info(self) -> None:
-        if self.session is None or self.image_id is None:
+    def refresh_info(self, *_: object) -> None:
+        """Metadata and annotations of the shown image (also when the state they come from
+        changed: a confounder value, a new run, a discovery)."""
+        session, image_id = self.session, self.image_id
+        if session is None or image_id is None:
             return
-        image_id = self.image_id
         rows: list[tuple[str, str]] = [("image id", str(image_id))]
-        for key, value in self.session.row(image_id).items():
-            if key in ("size", "mtime_ns") or value in ("", None):
-                continue
-            rows.append((key, str(value)))
-        for provider in self.providers.values():
-            rows.extend(provider(image_id))
+        for key, value in session.row(image_id).items():
+            if key not in HIDDEN_FIELDS and value not in ("", None):
+                rows.append((key, str(value)))
+        rows.extend(session.annotations(image_id))
         self.table.setRowCount(len(rows))
         for r, (key, value) in enumerate(rows):
             self.table.setItem(r, 0, QTableWidgetItem(key))
             item = QTableWidgetItem(value)
-            item.setToolTip(value)
+            item.setToolTip(tooltip(value))
             self.table.setItem(r, 1, item)
 
     def _on_image(self, image_id: int, image: QImage | None) -> None:
@@ -105,7 +99,7 @@ class DetailPane(QWidget):
         self._pixmap = QPixmap.fromImage(image)
         self._fit()
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
 
@@ -118,3 +112,15 @@ class DetailPane(QWidget):
             side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
         )
         self.image.setPixmap(scaled)
+
+
+def _field_table() -> QTableWidget:
+    table = QTableWidget(0, 2)
+    table.setHorizontalHeaderLabels(["Field", "Value"])
+    table.verticalHeader().setVisible(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.setWordWrap(False)
+    return table

@@ -7,25 +7,15 @@ model shows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from debias_studio.gui.session import Column, Session
+from debias_studio.gui.session import Session
 
 
-def filter_columns(session: Session) -> dict[str, Column]:
-    """Every categorical column the grid can filter on: the dataset's attributes, each
-    confounder's values (overrides applied) and the latest run's correctness."""
-    columns = dict(session.attributes)
-    for name, column in session.extra.get("confounder_columns", {}).items():
-        columns[f"confounder {name}"] = column
-    if "correctness" in session.extra:
-        columns["latest run"] = session.extra["correctness"]
-    return columns
-
-
-@dataclass
+@dataclass(frozen=True)
 class Mask:
     """A filter another panel sets: a readable description and a boolean per image."""
 
@@ -33,16 +23,26 @@ class Mask:
     keep: np.ndarray
 
 
-@dataclass
+@dataclass(frozen=True)
+class Sort:
+    """Show the highest score first (e.g. one concept's similarity)."""
+
+    scores: np.ndarray
+    name: str
+    subtitles: bool = True
+    """Write each image's score under its thumbnail."""
+
+
+@dataclass(frozen=True)
 class Filters:
+    """Every filter at once; a change makes a new value, so a listener may keep the old one."""
+
     label: int | None = None
     split: int | None = None
-    attribute: str | None = None
-    attribute_value: int | None = None
-    masks: dict[str, Mask] = field(default_factory=dict)
-    sort_scores: np.ndarray | None = None
-    """Show the highest score first (e.g. one concept's similarity); None keeps the id order."""
-    sort_name: str = ""
+    attribute: tuple[str, int] | None = None
+    """(column key of ``Session.filter_columns``, value code; -1 = unknown)."""
+    masks: Mapping[str, Mask] = field(default_factory=dict)
+    sort: Sort | None = None
 
     def descriptions(self) -> list[str]:
         return [m.description for m in self.masks.values()]
@@ -56,15 +56,16 @@ def apply_filters(session: Session, filters: Filters) -> np.ndarray:
         keep &= session.labels.codes == filters.label
     if filters.split is not None:
         keep &= session.splits.codes == filters.split
-    if filters.attribute is not None and filters.attribute_value is not None:
-        column = filter_columns(session).get(filters.attribute)
+    if filters.attribute is not None:
+        key, value = filters.attribute
+        column = session.filter_columns().get(key)
         if column is not None:
-            keep &= column.codes == filters.attribute_value
+            keep &= column.codes == value
     for mask in filters.masks.values():
         if len(mask.keep) == n:
             keep &= mask.keep
     ids = np.flatnonzero(keep)
-    if filters.sort_scores is not None and len(filters.sort_scores) == n:
-        order = np.argsort(-filters.sort_scores[ids], kind="stable")
+    if filters.sort is not None and len(filters.sort.scores) == n:
+        order = np.argsort(-filters.sort.scores[ids], kind="stable")
         ids = ids[order]
     return ids.astype(np.int64)

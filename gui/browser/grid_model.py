@@ -9,9 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QPixmap
 
+from debias_studio.gui.plain import tooltip
 from debias_studio.gui.session import Session
 from debias_studio.gui.thumbnails import ThumbnailLoader
 
@@ -24,21 +32,22 @@ Index = QModelIndex | QPersistentModelIndex
 class GridModel(QAbstractListModel):
     decorations_changed = Signal()
 
-    def __init__(self, loader: ThumbnailLoader) -> None:
-        super().__init__()
+    def __init__(self, loader: ThumbnailLoader, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.loader = loader
         self.session: Session | None = None
         self._ids = np.zeros(0, dtype=np.int64)
         self._row_of = np.zeros(0, dtype=np.int64)
-        self.subtitles: np.ndarray | None = None
-        """Optional extra text per image id (e.g. a concept score while sorting by it)."""
+        self.subtitle_scores: np.ndarray | None = None
+        """A score per image id written under its class (a concept's while sorting by it);
+        formatted when a cell is painted, so a sort costs nothing per image."""
         loader.thumbnails_ready.connect(self._on_thumbnails)
 
     # ---- content -----------------------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
         self.beginResetModel()
         self.session = session
-        self.subtitles = None
+        self.subtitle_scores = None
         self._ids = np.zeros(0, dtype=np.int64)
         n = len(session) if session is not None else 0
         self._row_of = np.full(n, -1, dtype=np.int64)
@@ -61,6 +70,16 @@ class GridModel(QAbstractListModel):
     def row_of(self, image_id: int) -> int:
         return int(self._row_of[image_id]) if 0 <= image_id < len(self._row_of) else -1
 
+    def rows_of(self, image_ids: np.ndarray) -> np.ndarray:
+        """Rows of those of ``image_ids`` the grid shows (int64)."""
+        ids = np.asarray(image_ids, dtype=np.int64)
+        rows = self._row_of[ids[(ids >= 0) & (ids < len(self._row_of))]]
+        return rows[rows >= 0]
+
+    def subtitle(self, image_id: int) -> str | None:
+        scores = self.subtitle_scores
+        return None if scores is None else f"{scores[image_id]:.2f}"
+
     def cell(self, row: int) -> tuple[QPixmap | None, str]:
         """What the delegate paints for ``row``: the pixmap (None while decoding) and caption."""
         image_id = int(self._ids[row])
@@ -69,8 +88,9 @@ class GridModel(QAbstractListModel):
             return None, ""
         code = session.labels.codes[image_id]
         text = session.labels.values[code] if code >= 0 else ""
-        if self.subtitles is not None:
-            text = f"{text} · {self.subtitles[image_id]}"
+        subtitle = self.subtitle(image_id)
+        if subtitle is not None:
+            text = f"{text} · {subtitle}"
         return self.loader.pixmap(image_id), text
 
     # ---- Qt model API ------------------------------------------------------------------------
@@ -87,11 +107,11 @@ class GridModel(QAbstractListModel):
             code = self.session.labels.codes[image_id]
             return self.session.labels.values[code] if code >= 0 else ""
         if role == SUBTITLE_ROLE:
-            return None if self.subtitles is None else str(self.subtitles[image_id])
+            return self.subtitle(image_id)
         if role == IMAGE_ID_ROLE:
             return image_id
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"#{image_id}  {self.session.paths[image_id]}"
+            return tooltip(f"#{image_id}  {self.session.paths[image_id]}")
         return None
 
     # ---- thumbnails arriving -----------------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, QThreadPool
+from PySide6.QtGui import Qt, QTextDocument
 
 from debias_studio.gui.gc_guard import collect_on_gui_thread
 from debias_studio.gui.thumbnails import thumbnail_pools
@@ -36,6 +37,16 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("DEBIAS_STUDIO_DATA", str(tmp_path / "userdata"))
     monkeypatch.setenv("DEBIAS_STUDIO_DEVICE", "cpu")
     yield folder
+
+
+def shown_text(text: str) -> str:
+    """What Qt shows for ``text`` in a tooltip or an auto-format label: rich text when it looks
+    like markup (``Qt.mightBeRichText``), else the text itself."""
+    if not Qt.mightBeRichText(text):
+        return text
+    document = QTextDocument()
+    document.setHtml(text)
+    return document.toPlainText()
 
 
 def busy_threads() -> list[str]:

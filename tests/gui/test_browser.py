@@ -51,25 +51,35 @@ def test_filters_by_class_split_and_attribute(window, qtbot, tiny_project: Path)
 
 def test_masks_and_sorting_from_other_panels(window, qtbot, tiny_project: Path) -> None:
     open_tiny(window, qtbot, tiny_project)
-    browser = window.browser
+    browser, grid = window.browser, window.hub.grid
     keep = np.zeros(24, dtype=bool)
     keep[[1, 5, 7]] = True
-    browser.set_mask("group", Mask("group red × dark", keep))
+    grid.set_mask("group", Mask("group red × dark", keep))
     assert list(browser.model.ids) == [1, 5, 7]
     assert browser.chips.count() == 1
-    browser.set_mask("group", None)
+    grid.set_mask("group", None)
     scores = np.arange(24, dtype=np.float32)
-    browser.set_sort(scores, "score")
+    grid.set_sort(scores, "score")
     assert browser.model.ids[0] == 23
     assert browser.model.data(browser.model.index(0), 0x0102) == "23.00"  # subtitle role
+    qtbot.waitUntil(lambda: browser.chips.count() == 1)  # the sort's chip (old ones go later)
+    chip = browser.chips.itemAt(0).widget()
+    chip.click()  # removing the chip removes the sort
+    assert grid.filters.sort is None and browser.model.ids[0] == 0
 
 
 def test_selection_and_detail_pane(window, qtbot, tiny_project: Path) -> None:
     open_tiny(window, qtbot, tiny_project)
-    browser = window.browser
-    with qtbot.waitSignal(browser.selection_changed):
-        browser.select_ids(np.array([3, 4, 10]))
+    browser, grid = window.browser, window.hub.grid
+    with qtbot.waitSignal(grid.selection_changed):
+        grid.select(np.array([3, 4, 10]))
     assert list(browser.selected_ids()) == [3, 4, 10]
+    browser.view.selectionModel().clearSelection()  # the user's own change reaches the state
+    assert len(grid.selection) == 0
+    browser.class_box.setCurrentIndex(browser.class_box.findText("green"))
+    assert grid.filters.label == browser.class_box.currentData()
+    grid.set_label(None)
+    assert browser.class_box.currentIndex() == 0  # the filter bar follows the state
     browser.view.setCurrentIndex(browser.model.index(browser.model.row_of(10)))
     detail = window.detail
     assert detail.image_id == 10
@@ -120,6 +130,8 @@ def test_the_concept_bank_can_be_edited(window, qtbot, tiny_project: Path) -> No
 
     bank = project_bank(window.session.project)
     assert bank.category_of("tripod") == "studio"
+    dialog = window.panels["concepts_dock"].edit_bank()  # the saved one closed and went away
+    qtbot.waitUntil(lambda: dialog.categories.count() > 0, timeout=10000)
     dialog.members.setPlainText("tripod\ntripod")  # refused by the engine: shown, nothing saved
     dialog.save()
     qtbot.waitUntil(lambda: "twice" in dialog.message.text(), timeout=10000)

@@ -9,28 +9,9 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from debias_studio.core.data.dataset import open_manifest
-from debias_studio.core.jobs import Progress
-from debias_studio.core.store.project import Project
-from debias_studio.gui import main_window as main_window_module
 from debias_studio.gui.main_window import MainWindow
-from debias_studio.gui.session import demo_session
-from tests.gui.conftest import write_tiny_images
-
-
-def fake_demo_creator(calls: list[str], per_class: int = 8):
-    """Stands in for core.demo.create_demo_project with the same signature and protocol."""
-
-    def create(folder: Path, *, kind: str, cancel, seed: int = 0):
-        calls.append(kind)
-        manifest = write_tiny_images(folder / "data", per_class=per_class)
-        for i in range(3):
-            cancel.raise_if_cancelled()
-            yield Progress(i, 3, f"drawing {kind}")
-        dataset = yield from open_manifest(manifest, cancel=cancel)
-        return Project.create(folder, dataset)
-
-    return create
+from tests.gui.conftest import shown_text, write_tiny_images
+from tests.gui.stories import use_fake_demo
 
 
 def wait_done(qtbot, handle) -> None:
@@ -52,16 +33,12 @@ def test_demo_is_created_once_as_a_job_then_reused(
     window, qtbot, monkeypatch, tmp_path: Path
 ) -> None:
     calls: list[str] = []
-    creator = fake_demo_creator(calls)
-    monkeypatch.setattr(
-        main_window_module,
-        "demo_session",
-        lambda folder, kind, token: demo_session(folder, kind, token, create=creator),
-    )
+    use_fake_demo(monkeypatch, calls)
     window.welcome.demo_digits.click()
     handle = window.runner.jobs()[0]
     row = window.jobs.row_for(handle)
-    assert row is not None and row.title.text() == "<b>Creating the digits demo</b>"
+    assert row is not None and row.title.text() == "Creating the digits demo"
+    assert row.title.textFormat() == Qt.TextFormat.PlainText and row.title.font().bold()
     wait_done(qtbot, handle)
     assert calls == ["digits"]
     assert len(window.session) == 24
@@ -138,7 +115,7 @@ def test_layout_and_recent_projects_survive_a_restart(qtbot, tiny_project: Path)
     assert second.docks["jobs_dock"].isHidden()
     assert second.height() == size[1]  # (the offscreen screen clamps widths)
     assert second.settings.recent_projects() == [tiny_project.resolve()]
-    assert second.welcome.recent.item(0).toolTip() == str(tiny_project.resolve())
+    assert shown_text(second.welcome.recent.item(0).toolTip()) == str(tiny_project.resolve())
     second.shutdown()
 
 

@@ -16,25 +16,73 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from debias_studio.gui.workers import JobHandle
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from debias_studio.gui.concepts_panel import ConceptsPanel
+    from debias_studio.gui.embedding_map import EmbeddingMap
+    from debias_studio.gui.main_window import MainWindow
+    from debias_studio.gui.training_panel import TrainingPanel
 
 SIZE = (1440, 900)
 
 
+DOCKS = (
+    "details_dock",
+    "map_dock",
+    "training_dock",
+    "concepts_dock",
+    "confounders_dock",
+    "jobs_dock",
+    "runs_dock",
+)
+"""Panels captured one by one, in this order."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    out: Path = args.outdir
+    app, window = _start(out)
+    save(window, out / "welcome.png")
+    if not finish(app, window.open_demo(args.kind, out / f"demo-{args.kind}"), 600):
+        print("could not open the demo project", file=sys.stderr)
+        window.shutdown()
+        return 1
+    settle(app, 1.5, lambda: window.loader.cached_count() > 60)
+    window.browser.view.setCurrentIndex(window.browser.model.index(0))
+    settle(app, 1.0)
+    save(window, out / "window.png")
+    _map_and_discover(app, window)
+    if args.train:
+        _train(app, window)
+    settle(app, 1.0, lambda: not window.runner.jobs())
+    _save_panels(app, window, out)
+    window.shutdown()
+    window.close()
+    print(f"screenshots written to {out}")
+    return 0
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m gui.screenshots")
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--kind", choices=("digits", "backgrounds"), default="digits")
     parser.add_argument(
         "--train", action="store_true", help="also train ERM and a cure for the runs view"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def _start(out: Path) -> tuple[QApplication, MainWindow]:
+    """The application offscreen (without a display) with settings under ``out``, and the main
+    window at the screenshots' size."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    out: Path = args.outdir
     out.mkdir(parents=True, exist_ok=True)
-
     from PySide6.QtCore import QSettings
 
     settings_dir = out / ".settings"
@@ -50,51 +98,46 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(*SIZE)
     window.show()
     settle(app, 0.5)
-    save(window, out / "welcome.png")
+    return app, window
 
-    if not finish(app, window.open_demo(args.kind, out / f"demo-{args.kind}"), 600):
-        print("could not open the demo project", file=sys.stderr)
-        window.shutdown()
-        return 1
-    settle(app, 1.5, lambda: window.loader.cached_count() > 60)
-    window.browser.view.setCurrentIndex(window.browser.model.index(0))
-    settle(app, 1.0)
-    save(window, out / "window.png")
 
-    emap = window.panels["map_dock"]
+def _map_and_discover(app: QApplication, window: MainWindow) -> None:
+    """Compute the map, discover, and mark the top concept as a confounder."""
+    emap = cast("EmbeddingMap", window.panels["map_dock"])
     window.docks["map_dock"].raise_()
     emap.compute()
-    settle(app, 600, lambda: emap.xy is not None or "computing" not in emap.info.text())
-    concepts = window.panels["concepts_dock"]
+    settle(
+        app,
+        600,
+        lambda: emap.xy is not None or "computing" not in emap.info.text(),
+    )
+    concepts = cast("ConceptsPanel", window.panels["concepts_dock"])
     concepts.discover()
     settle(app, 600, lambda: not window.runner.jobs())
     if concepts.top_concept() is not None:
         concepts.select_row(0)
         concepts.mark_button.click()
         settle(app, 60, lambda: not window.runner.jobs())
-    if args.train:
-        # ERM against the counterfactual cure, a small CNN from scratch (the demo CLIP does
-        # not know digit shapes, so a head on its features could only read the colour)
-        training = window.panels["training_dock"]
-        column = window.session.attributes and next(iter(window.session.attributes))
-        for method in ("erm", "counterfactual"):
-            training.method.setCurrentIndex(training.method.findData(method))
-            training.backbone.setCurrentIndex(training.backbone.findData("cnn"))
-            training.epochs.setValue(12)
-            training.set_confounder(column or None)
-            handle = training.start()
-            if handle is not None:
-                finish(app, handle, 900)
-    settle(app, 1.0, lambda: not window.runner.jobs())
-    for name in (
-        "details_dock",
-        "map_dock",
-        "training_dock",
-        "concepts_dock",
-        "confounders_dock",
-        "jobs_dock",
-        "runs_dock",
-    ):
+
+
+def _train(app: QApplication, window: MainWindow) -> None:
+    """ERM against the counterfactual cure, a small CNN from scratch (the demo CLIP does not
+    know digit shapes, so a head on its features could only read the colour)."""
+    training = cast("TrainingPanel", window.panels["training_dock"])
+    session = window.session
+    column = next(iter(session.attributes), None) if session is not None else None
+    for method in ("erm", "counterfactual"):
+        training.method.setCurrentIndex(training.method.findData(method))
+        training.backbone.setCurrentIndex(training.backbone.findData("cnn"))
+        training.epochs.setValue(12)
+        training.set_confounder(column)
+        handle = training.start()
+        if handle is not None:
+            finish(app, handle, 900)
+
+
+def _save_panels(app: QApplication, window: MainWindow, out: Path) -> None:
+    for name in DOCKS:
         dock = window.docks[name]
         dock.show()
         dock.raise_()
@@ -104,10 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     settle(app, 0.3)
     save(window, out / "window-map.png")
     save(window.browser, out / "browser.png")
-    window.shutdown()
-    window.close()
-    print(f"screenshots written to {out}")
-    return 0
 
 
 def settle(app, seconds: float, until: Callable[[], bool] | None = None) -> None:

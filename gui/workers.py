@@ -9,15 +9,15 @@ its end is one of done / failed / cancelled. A ``key`` gives "one running task p
 starting a job under a key cancels the one that was running under it.
 
 Qt objects must die on the GUI thread (issue 12.15). A job function therefore captures plain data
-only (a project, arrays, numbers; never a widget, the hub or a signal), and a finished worker —
-whose signal emitter is a QObject — is released by the runner on the GUI thread once nothing
-else holds it (``_release_retired``), never by the worker thread dropping its last reference.
+only (a project, arrays, numbers; never a widget, the hub or a signal), and the runner destroys
+a finished worker's signal emitter — a QObject — itself, on the GUI thread, once the worker
+thread is done with it (``_release_retired``), instead of leaving it to whichever thread drops
+the last reference.
 """
 
 from __future__ import annotations
 
 import inspect
-import sys
 import threading
 import time
 import traceback
@@ -25,7 +25,8 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThreadPool, QTimer, Signal
 from superqt.utils import GeneratorWorker, create_worker
 
 from debias_studio.core.errors import JobCancelled, StudioError
@@ -45,20 +46,22 @@ at once (scikit-learn, torch) can deadlock in Python's import machinery, so ever
 waits for the warm-up before it starts."""
 WARM_UP_WAIT_S = 180
 RELEASE_EVERY_MS = 100
-"""How often finished workers still held elsewhere (their thread's last frame, a queued signal)
-are looked at again."""
-_OWN_REFERENCES = 3
-"""``sys.getrefcount`` of a retired worker held by nobody else: the list, the loop variable and
-the call's own argument."""
+"""How often finished workers not yet released (their thread still returning from ``run()``,
+their last signal still queued) are looked at again."""
 
 
 class JobHandle(QObject):
-    """One job as the GUI sees it: its progress, its end, and a way to cancel it."""
+    """One job as the GUI sees it: its progress, its end, and a way to cancel it.
+
+    Its worker's signals reach it through bound methods, which Qt does not count as references:
+    a lambda there would tie the worker, the handle and the runner into a cycle that passes
+    through Qt, which the garbage collector cannot see, so none of them would ever be freed."""
 
     progressed = Signal(object)  # Progress
     succeeded = Signal(object)  # the job's result
     failed = Signal(str, str)  # readable message, details (traceback or "")
     cancelled = Signal()
+    finishing = Signal(object)  # this handle, for the runner, just before ``ended``
     ended = Signal(str)  # final state, always emitted last
 
     def __init__(self, name: str, key: str | None, token: CancelToken) -> None:
@@ -81,6 +84,41 @@ class JobHandle(QObject):
         """Ask the job to stop at its next progress step."""
         if self.running:
             self.token.cancel()
+
+    # ---- the worker's signals (GUI thread) -----------------------------------------------
+    def _on_progress(self, progress: Progress) -> None:
+        self.progress = progress
+        self.progressed.emit(progress)
+
+    def _on_returned(self, result: Any) -> None:
+        self.result = result
+        if self.token.cancelled:
+            self.state = "cancelled"
+            self.message = "Cancelled."
+            return
+        self.state = "done"
+        self.succeeded.emit(result)
+
+    def _on_errored(self, error: BaseException) -> None:
+        if isinstance(error, JobCancelled) or self.token.cancelled:
+            self.state = "cancelled"
+            self.message = "Cancelled."
+            return
+        self.state = "failed"
+        if isinstance(error, StudioError):
+            self.message = str(error)
+        else:
+            self.message = f"Unexpected error in '{self.name}': {type(error).__name__}: {error}"
+        self.details = "".join(traceback.format_exception(error))
+        self.failed.emit(self.message, self.details)
+
+    def _on_finished(self) -> None:
+        if self.state == "running":  # cancelled job that returned normally
+            self.state = "cancelled" if self.token.cancelled else "done"
+        if self.state == "cancelled":
+            self.cancelled.emit()
+        self.finishing.emit(self)
+        self.ended.emit(self.state)
 
 
 class JobRunner(QObject):
@@ -112,29 +150,31 @@ class JobRunner(QObject):
         warm_up: bool = False,
     ) -> JobHandle:
         """Run ``function(cancel_token)`` in a worker. ``on_done`` gets the result on the GUI
-        thread. ``quiet`` jobs (tiny writes) are not listed in the jobs panel."""
+        thread. ``quiet`` jobs (tiny writes) are not listed in the jobs panel. ``function``
+        must capture plain data only: the worker may drop it last."""
         if key is not None:
             for other in self.jobs():
                 if other.key == key:
                     other.cancel()
-        token = CancelToken()
-        handle = JobHandle(name, key, token)
+        handle = JobHandle(name, key, CancelToken())
         handle.setProperty("quiet", quiet)
+        for signal, slot in (
+            (handle.progressed, on_progress),
+            (handle.succeeded, on_done),
+            (handle.failed, on_error),
+        ):
+            if slot is not None:
+                signal.connect(slot)
+        handle.finishing.connect(self._on_finishing)
         if warm_up:
             _WARMED.clear()
         worker = create_worker(
-            _drive, function, token, warm_up, _start_thread=False, _ignore_errors=True
+            _drive, function, handle.token, warm_up, _start_thread=False, _ignore_errors=True
         )
-        worker.yielded.connect(lambda p, h=handle: self._on_progress(h, p))
-        worker.returned.connect(lambda r, h=handle: self._on_returned(h, r))
-        worker.errored.connect(lambda e, h=handle: self._on_errored(h, e))
-        worker.finished.connect(lambda h=handle: self._on_finished(h))
-        if on_progress is not None:
-            handle.progressed.connect(on_progress)
-        if on_done is not None:
-            handle.succeeded.connect(on_done)
-        if on_error is not None:
-            handle.failed.connect(on_error)
+        worker.yielded.connect(handle._on_progress)
+        worker.returned.connect(handle._on_returned)
+        worker.errored.connect(handle._on_errored)
+        worker.finished.connect(handle._on_finished)
         self._active[handle] = worker
         self.job_added.emit(handle)
         worker.start()
@@ -150,64 +190,48 @@ class JobRunner(QObject):
             handle.cancel()
 
     def wait_all(self, timeout_ms: int = 10000) -> bool:
-        """Block until every worker of the global pool is done (closing the app, tests)."""
+        """Block until every worker of the global pool is done (closing the app, tests), then
+        deliver their last signals, so every job has ended and its worker is released here."""
         done = QThreadPool.globalInstance().waitForDone(timeout_ms)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.MetaCall)
         self._release_retired()
         return done
 
-    # ---- worker signals (GUI thread) -----------------------------------------------------
-    def _on_progress(self, handle: JobHandle, progress: Progress) -> None:
-        handle.progress = progress
-        handle.progressed.emit(progress)
-
-    def _on_returned(self, handle: JobHandle, result: Any) -> None:
-        handle.result = result
-        if handle.token.cancelled:
-            handle.state = "cancelled"
-            handle.message = "Cancelled."
-            return
-        handle.state = "done"
-        handle.succeeded.emit(result)
-
-    def _on_errored(self, handle: JobHandle, error: BaseException) -> None:
-        if isinstance(error, JobCancelled) or handle.token.cancelled:
-            handle.state = "cancelled"
-            handle.message = "Cancelled."
-            return
-        handle.state = "failed"
-        if isinstance(error, StudioError):
-            handle.message = str(error)
-        else:
-            handle.message = f"Unexpected error in '{handle.name}': {type(error).__name__}: {error}"
-        handle.details = "".join(traceback.format_exception(error))
-        handle.failed.emit(handle.message, handle.details)
-
-    def _on_finished(self, handle: JobHandle) -> None:
+    # ---- ends (GUI thread) ---------------------------------------------------------------
+    def _on_finishing(self, handle: JobHandle) -> None:
         worker = self._active.pop(handle, None)
         if worker is not None:
             self._retired.append(worker)
             self._release_retired()
-        if handle.state == "running":  # cancelled job that returned normally
-            handle.state = "cancelled" if handle.token.cancelled else "done"
-        if handle.state == "cancelled":
-            handle.cancelled.emit()
         self.job_ended.emit(handle)
-        handle.ended.emit(handle.state)
 
     def _release_retired(self) -> None:
-        """Drop finished workers nobody else holds, here on the GUI thread, so their signal
-        emitter (a QObject) is destroyed here. One still held — by its thread finishing
-        ``run()``, by superqt's worker set, by a queued signal — waits for the next look."""
-        held = [w for w in self._retired if sys.getrefcount(w) > _OWN_REFERENCES]
-        self._retired = held
-        if held and not self._release.isActive():
+        """Destroy the signal emitter (a QObject) of every finished worker its thread is done
+        with, here on the GUI thread. Left to reference counting it would die wherever the
+        last reference goes: often the worker thread returning from ``run()``, and PySide
+        sometimes keeps one reference to a finished runnable for good."""
+        waiting = []
+        for worker in self._retired:
+            if _done_with(worker):
+                shiboken6.delete(worker.signals)
+            else:
+                waiting.append(worker)
+        self._retired = waiting
+        if waiting and not self._release.isActive():
             self._release.start()
-        elif not held:
+        elif not waiting:
             self._release.stop()
 
     def retired_count(self) -> int:
         """Finished workers not yet released (tests)."""
         return len(self._retired)
+
+
+def _done_with(worker: GeneratorWorker) -> bool:
+    """Its thread is done with it: the pool deleted the runnable, which it does once ``run()``
+    has returned, and superqt has delivered its last signal (``_finished``, which takes it out
+    of the running set)."""
+    return not shiboken6.isValid(worker) and worker not in GeneratorWorker._worker_set
 
 
 def _drive(

@@ -8,11 +8,22 @@ demo and engine."""
 
 from __future__ import annotations
 
+import functools
+import gc
 import importlib.util
+import inspect
+import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication
+from shiboken6 import Object
 
+from debias_studio.gui.main_window import MainWindow
+from debias_studio.gui.workers import JobRunner
 from tests.gui.stories import run_session_story, wait_idle, wait_ok
 
 
@@ -71,3 +82,87 @@ def test_session_on_the_real_engine(window, qtbot) -> None:
     assert len(runs.runs) == 3
     assert confounders.choice.findText(top) >= 0
     assert concepts.top_concept() == top
+
+
+REPEATS = 2
+"""The whole-session flow this many times in one process (issue 12.15: the app froze for good
+when garbage from a worker took a Qt object down with it)."""
+
+
+@pytest.mark.timeout(REPEATS * 60)
+def test_the_whole_session_many_times_in_one_process(
+    qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Never hangs (the per-test timeout dumps every thread's stack if it does); every job gets
+    plain data only; every closed window is freed, widgets and all."""
+    started: list[Callable[..., Any]] = []
+    start = JobRunner.start
+
+    def spy(self: JobRunner, name: str, function: Callable[..., Any], **kwargs: Any) -> Any:
+        started.append(function)
+        return start(self, name, function, **kwargs)
+
+    monkeypatch.setattr(JobRunner, "start", spy)
+    top_levels = len(QApplication.topLevelWidgets())
+    for run in range(REPEATS):
+        monkeypatch.setenv("DEBIAS_STUDIO_DATA", str(tmp_path / f"run-{run}"))
+        freed = _one_session(qtbot, monkeypatch)
+        _settle(qtbot)
+        assert freed() is None, f"run {run}: the closed window is still alive"
+        qt_objects = [(f, v) for f in started for v in captured(f) if isinstance(v, Object)]
+        assert not qt_objects, f"run {run}: jobs hold Qt objects: {qt_objects}"
+        started.clear()
+    assert len(QApplication.topLevelWidgets()) == top_levels
+
+
+def _one_session(qtbot, monkeypatch: pytest.MonkeyPatch) -> weakref.ref[MainWindow]:
+    window = MainWindow()
+    window.show()
+    qtbot.waitUntil(lambda: not window.runner.jobs(), timeout=120000)  # imports, the first time
+    try:
+        run_session_story(window, qtbot, monkeypatch)
+    finally:
+        window.shutdown()
+        window.close()
+    assert not window.runner.jobs() and window.runner.retired_count() == 0
+    return weakref.ref(window)
+
+
+def _settle(qtbot) -> None:
+    """Let deferred deletes run, then collect (on this, the GUI thread)."""
+    qtbot.wait(50)
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+
+
+def captured(function: Callable[..., Any]) -> list[object]:
+    """What a job function holds: closure cells, defaults, a bound method's object, a partial's
+    arguments, following the callables among them, and the items of captured containers."""
+    found: list[object] = []
+    todo: list[object] = [function]
+    seen: set[int] = set()
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, functools.partial):
+            todo += [item.func, *item.args, *item.keywords.values()]
+        elif inspect.ismethod(item):
+            todo += [item.__self__, item.__func__]
+        elif inspect.isfunction(item):
+            cells = [c.cell_contents for c in item.__closure__ or () if _filled(c)]
+            todo += [*cells, *(item.__defaults__ or ())]
+        elif isinstance(item, list | tuple | set | dict):
+            todo += list(item.values() if isinstance(item, dict) else item)
+        else:
+            found.append(item)
+    return found
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True

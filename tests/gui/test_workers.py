@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from PySide6.QtCore import Qt
 
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import Progress
@@ -121,3 +122,21 @@ def test_a_job_with_no_steps_ends(qtbot, n: int) -> None:
     with qtbot.waitSignal(handle.ended, timeout=5000) as ended:
         pass
     assert ended.args == ["done"]
+
+
+def test_finished_workers_are_released_on_the_gui_thread(qtbot) -> None:
+    """A worker's signal emitter is a QObject: it must be destroyed on the GUI thread, never by
+    the worker thread dropping the last reference as ``run()`` returns (issue 12.15)."""
+    runner = JobRunner()
+    destroyed_on: list[int] = []
+    handles = [runner.start(f"job {i}", counting_job(3)) for i in range(8)]
+    for worker in runner._active.values():
+        worker.signals.destroyed.connect(
+            lambda *_: destroyed_on.append(threading.get_ident()),
+            Qt.ConnectionType.DirectConnection,
+        )
+    with qtbot.waitSignals([h.ended for h in handles], timeout=10000):
+        pass
+    qtbot.waitUntil(lambda: runner.retired_count() == 0, timeout=5000)
+    qtbot.waitUntil(lambda: len(destroyed_on) == len(handles), timeout=5000)
+    assert set(destroyed_on) == {threading.main_thread().ident}

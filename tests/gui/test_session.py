@@ -84,7 +84,7 @@ def test_session_on_the_real_engine(window, qtbot) -> None:
     assert concepts.top_concept() == top
 
 
-REPEATS = 2
+REPEATS = 5
 """The whole-session flow this many times in one process (issue 12.15: the app froze for good
 when garbage from a worker took a Qt object down with it)."""
 
@@ -103,6 +103,7 @@ def test_the_whole_session_many_times_in_one_process(
         return start(self, name, function, **kwargs)
 
     monkeypatch.setattr(JobRunner, "start", spy)
+    _settle(qtbot)  # what earlier tests left behind goes first, so only growth counts
     top_levels = len(QApplication.topLevelWidgets())
     for run in range(REPEATS):
         monkeypatch.setenv("DEBIAS_STUDIO_DATA", str(tmp_path / f"run-{run}"))
@@ -112,7 +113,7 @@ def test_the_whole_session_many_times_in_one_process(
         qt_objects = [(f, v) for f in started for v in captured(f) if isinstance(v, Object)]
         assert not qt_objects, f"run {run}: jobs hold Qt objects: {qt_objects}"
         started.clear()
-    assert len(QApplication.topLevelWidgets()) == top_levels
+    assert len(QApplication.topLevelWidgets()) <= top_levels
 
 
 def _one_session(qtbot, monkeypatch: pytest.MonkeyPatch) -> weakref.ref[MainWindow]:

@@ -30,7 +30,9 @@ def register(subparsers: Any) -> None:
     )
     train.add_argument("--backbone", choices=BACKBONES, default="head")
     train.add_argument("--model", default="demo", help="CLIP model (head/clip backbones)")
-    train.add_argument("--epochs", type=int, default=None, help="default: 10 head, 30 cnn, 5 clip")
+    train.add_argument(
+        "--epochs", type=int, default=None, help="default: 10 head, 30 cnn, 5 clip, 10 efficientnet"
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
         "--batch-size", type=int, default=None, help="default: 128 head, 32 cnn and clip"
@@ -46,7 +48,11 @@ def register(subparsers: Any) -> None:
     )
     train.add_argument("--lff", action="store_true", help="SelecMix with the LfF biased model")
     train.add_argument(
-        "--clip-blocks", type=int, default=2, help="CLIP blocks to fine-tune (-1: all)"
+        "--clip-blocks",
+        type=int,
+        default=None,
+        help="blocks of the pretrained tower to fine-tune (0: frozen, -1: all; "
+        "default 2 for clip, 0 for efficientnet)",
     )
     train.add_argument("--image-size", type=int, default=None)
     train.add_argument("--resume", metavar="RUN_ID", help="continue a cancelled run")

@@ -76,6 +76,11 @@ BACKBONES = {
         "A small convolutional network trained on the images: "
         "needed for image-space cures such as counterfactuals.",
     ),
+    "efficientnet": (
+        "EfficientNet-Lite0 (ImageNet)",
+        "A real ImageNet-pretrained network, frozen: its features are computed once and a head "
+        "trains on them, with background swaps rendered once per image.",
+    ),
     "clip": (
         "Fine-tune CLIP",
         "Fine-tune the last blocks of the CLIP image tower: the "

@@ -1,4 +1,5 @@
-"""Networks a run trains: a head on frozen CLIP features, the CLIP image tower, or a small CNN.
+"""Networks a run trains: a head on frozen CLIP features, the CLIP image tower, an ImageNet-
+pretrained EfficientNet-Lite0, or a small CNN.
 
 Every backbone is a ``Classifier``: ``features(x)`` then ``head(features)``. Methods that need the
 representation (SelecMix's contrastive auxiliary model, DISC's concept mixing) use the split.
@@ -88,6 +89,48 @@ class ClipTower(nn.Module):
         return self.visual((x - self.mean) / self.std)
 
 
+class EfficientNetTower(nn.Module):
+    """ImageNet-pretrained EfficientNet-Lite0 (core.train.efficientnet_lite) up to its pooled
+    1280-d features; only the last ``blocks`` blocks (and the head convolution) train, 0 freezes
+    it all, -1 trains all. Frozen batch-norm layers stay in inference mode in ``train()``: their
+    running statistics are the pretrained ones, and a small biased batch must not move them."""
+
+    out_dim = 1280
+
+    def __init__(self, blocks: int) -> None:
+        super().__init__()
+        from debias_studio.core.train.efficientnet_lite import load_pretrained
+
+        self.net = load_pretrained()
+        del self.net._fc
+        trainable = _efficientnet_tail(self.net, blocks)
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        for module in trainable:
+            for p in module.parameters():
+                p.requires_grad_(True)
+        self.trainable = nn.ModuleList(trainable)
+
+    def train(self, mode: bool = True) -> EfficientNetTower:
+        super().train(False)
+        for module in self.trainable:
+            module.train(mode)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from debias_studio.core.train.efficientnet_lite import to_network_range
+
+        return self.net.features(to_network_range(x))
+
+
+def _efficientnet_tail(net: nn.Module, blocks: int) -> list[nn.Module]:
+    if blocks < 0:
+        return [net]
+    if blocks == 0:
+        return []
+    return [*list(net._blocks)[-blocks:], net._conv_head, net._bn1]
+
+
 def build_features(
     backbone: str,
     *,
@@ -103,7 +146,9 @@ def build_features(
         return SmallCNN()
     if backbone == "clip":
         return _clip_tower(model_name, clip_blocks)
-    raise StudioError(f"Unknown backbone '{backbone}'; choose head, clip or cnn.")
+    if backbone == "efficientnet":
+        return EfficientNetTower(clip_blocks)
+    raise StudioError(f"Unknown backbone '{backbone}'; choose head, clip, efficientnet or cnn.")
 
 
 def build_classifier(backbone: str, n_classes: int, **kw: object) -> Classifier:

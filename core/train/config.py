@@ -12,7 +12,7 @@ from typing import Any
 from debias_studio.core.errors import StudioError
 
 METHODS = ("erm", "balanced", "counterfactual", "selecmix", "disc")
-BACKBONES = ("head", "clip", "cnn")
+BACKBONES = ("head", "clip", "efficientnet", "cnn")
 BALANCE_MODES = ("reweight", "resample", "groupdro")
 PAIR_MODES = ("auto", "annotation", "contrastive")
 
@@ -20,10 +20,17 @@ SUGGESTED: dict[str, dict[str, int]] = {
     "head": {"epochs": 10, "batch_size": 128},
     "cnn": {"epochs": 30, "batch_size": 32},
     "clip": {"epochs": 5, "batch_size": 32},
+    "efficientnet": {"epochs": 10, "batch_size": 64},
 }
 """Starting points per backbone, for the GUI's fields and the CLI's defaults. A CNN from scratch
 needs many small steps on a demo-sized set (the demo cures were measured at 25-50 epochs of 32
-images; 10 epochs of 128 left it reading colour only); a head on frozen features needs few."""
+images; 10 epochs of 128 left it reading colour only); a head on frozen features needs few, and so
+does EfficientNet, frozen by default (its features are computed once per run, core.train.frozen)."""
+
+TOWER_BLOCKS: dict[str, int] = {"clip": 2, "efficientnet": 0}
+"""Blocks of a pretrained tower fine-tuned by default. EfficientNet is frozen: its features are
+then computed once per run and only the head trains (bench/backgrounds.py: frozen features with
+cached counterfactuals held up better than fine-tuning on a CPU budget)."""
 
 
 @dataclass
@@ -37,20 +44,26 @@ class TrainConfig:
     seed: int = 0
     batch_size: int = 128
     lr: float | None = None
-    """None: the backbone's default (head 1e-2, cnn 1e-3, clip 1e-5)."""
+    """None: the backbone's default (head 1e-2, cnn 1e-3, clip 1e-5, efficientnet 1e-2 frozen
+    or 1e-4 fine-tuned)."""
     weight_decay: float = 0.0
     image_size: int | None = None
     """Side of the square training images (cnn/clip); None: native size capped at 64, or CLIP's."""
     head_hidden: int = 0
     """Hidden units of the head on frozen features; 0 means a linear head."""
-    clip_blocks: int = 2
-    """Last N transformer blocks of the CLIP image tower to fine-tune; -1 fine-tunes all."""
+    clip_blocks: int | None = None
+    """Last N blocks of a pretrained tower to fine-tune (CLIP's transformer blocks, EfficientNet's
+    inverted-residual blocks); 0 freezes it, -1 fine-tunes all; None: the backbone's default
+    (``TOWER_BLOCKS``)."""
     device: str | None = None
     # method options
     balance: str = "reweight"
     dro_step: float = 0.01
     cf_fraction: float = 1.0
     """Share of each batch replaced by its counterfactual (the value drawn uniformly)."""
+    cf_per_image: int = 4
+    """Counterfactuals rendered per training image when the tower is frozen (core.train.frozen):
+    they are encoded once, before the first epoch, and drawn from at every step."""
     pairs: str = "auto"
     """SelecMix partners: from the confounder annotation, from the biased contrastive model, or
     ``auto`` (annotation when a confounder is given)."""
@@ -76,6 +89,8 @@ class TrainConfig:
             raise StudioError(f"The batch size must be at least 2 (got {self.batch_size}).")
         if self.pair_pool < 0:
             raise StudioError("The SelecMix partner pool cannot be negative.")
+        if self.cf_per_image < 1:
+            raise StudioError("At least one counterfactual per image is needed.")
         if not 0.0 <= self.cf_fraction <= 1.0:
             raise StudioError("The counterfactual fraction must lie between 0 and 1.")
         needs_groups = self.method in ("balanced", "counterfactual") or self.pairs == "annotation"
@@ -89,7 +104,15 @@ class TrainConfig:
     def learning_rate(self) -> float:
         if self.lr is not None:
             return self.lr
+        if self.backbone == "efficientnet":
+            return 1e-2 if self.tower_blocks == 0 else 1e-4
         return {"head": 1e-2, "cnn": 1e-3, "clip": 1e-5}[self.backbone]
+
+    @property
+    def tower_blocks(self) -> int:
+        if self.clip_blocks is not None:
+            return self.clip_blocks
+        return TOWER_BLOCKS.get(self.backbone, 0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

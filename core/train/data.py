@@ -30,6 +30,16 @@ EXCLUDED = -1
 
 
 @dataclass
+class CounterfactualBank:
+    """Counterfactuals rendered once and kept as frozen-tower features (core.train.frozen):
+    ``inputs`` (N, K, D) are K counterfactuals per image id, ``targets`` (N, K) the value each
+    was rendered under (-1: none, e.g. for images outside the training split)."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+
+@dataclass
 class TrainData:
     """Inputs and annotations of one run. ``values`` holds -1 where the confounder is unknown;
     ``split`` holds SPLIT_CODES or EXCLUDED (user exclusions, undecodable images)."""
@@ -47,6 +57,8 @@ class TrainData:
     aligned: np.ndarray | None = None
     """(C,) the bias-aligned value per class as core.annotate.groups defines it (a project's
     run sets it); None: from this data's training rows."""
+    bank: CounterfactualBank | None = None
+    """Pre-rendered counterfactual features, when the inputs are a frozen tower's features."""
 
     @property
     def is_images(self) -> bool:

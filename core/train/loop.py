@@ -3,7 +3,8 @@
 Every epoch draws its order and its augmentation randomness from a generator seeded by (seed,
 epoch), so a run resumed from an epoch checkpoint continues exactly as if it had never stopped.
 The model kept is the one with the best *validation* worst-group accuracy; the test split is
-evaluated once, at the end, on that model only.
+evaluated once, at the end, on that model only. A frozen image tower is run once per image
+(core.train.frozen) and the epochs train the head on its features.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from debias_studio.core.models.device import resolve_device
 from debias_studio.core.train.backbones import build_classifier
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.data import TrainData
+from debias_studio.core.train.frozen import FrozenPipeline, freeze_run_data, is_frozen
 from debias_studio.core.train.methods.base import Batch
 from debias_studio.core.train.methods.disc import ConceptExemplars
 from debias_studio.core.train.methods.registry import make_method
@@ -73,8 +75,15 @@ def fit(
         in_dim=int(data.inputs.shape[1]) if not data.is_images else 0,
         head_hidden=config.head_hidden,
         model_name=config.model,
-        clip_blocks=config.clip_blocks,
+        clip_blocks=config.tower_blocks,
     ).to(device)
+    tower = None
+    if is_frozen(model, data):
+        tower = model.features
+        data, concepts = yield from freeze_run_data(data, tower, config, concepts, device, cancel)
+        model = build_classifier(
+            "head", data.n_classes, in_dim=int(data.inputs.shape[1]), head_hidden=config.head_hidden
+        ).to(device)
     method = make_method(config, data, model, device, concepts=concepts)
     plain_nets = dict(method.nets)
     if dist is not None:
@@ -159,7 +168,8 @@ def fit(
         "selection": "validation worst-group accuracy",
         "history": history,
     }
-    return FitOutcome(metrics, history, step_losses, step_logs, model)
+    final = model if tower is None else FrozenPipeline(tower, model)
+    return FitOutcome(metrics, history, step_losses, step_logs, final)
 
 
 def make_batch(data: TrainData, ids: np.ndarray, device: torch.device) -> Batch:

@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -140,21 +141,26 @@ def summary(runs: list[dict], seconds: list[float]) -> dict:
     }
 
 
+def over_seeds(label: str, comps: list[Composition], run: Callable[[Composition], dict]) -> dict:
+    """``run`` on every composition (training seed = composition seed), timed and summarised."""
+    runs, seconds = [], []
+    for comp in comps:
+        start = time.perf_counter()
+        runs.append(run(comp))
+        seconds.append(time.perf_counter() - start)
+        log(
+            f"{label} seed {comp.seed}: worst {runs[-1]['worst_group_acc']:.3f} "
+            f"avg {runs[-1]['avg_acc']:.3f} ({seconds[-1]:.1f} s)"
+        )
+    return summary(runs, seconds)
+
+
 def sweep(comps: list[Composition], cures: dict, epochs: int, **bank: Any) -> dict:
-    """Every cure on every composition (training seed = composition seed)."""
-    out = {}
-    for name, cure in cures.items():
-        runs, seconds = [], []
-        for comp in comps:
-            start = time.perf_counter()
-            runs.append(train(comp, cure, comp.seed, epochs, **bank))
-            seconds.append(time.perf_counter() - start)
-            log(
-                f"{name} seed {comp.seed}: worst {runs[-1]['worst_group_acc']:.3f} "
-                f"avg {runs[-1]['avg_acc']:.3f} ({seconds[-1]:.1f} s)"
-            )
-        out[name] = summary(runs, seconds)
-    return out
+    """Every cure on every composition."""
+    return {
+        name: over_seeds(name, comps, lambda c, cure=cure: train(c, cure, c.seed, epochs, **bank))
+        for name, cure in cures.items()
+    }
 
 
 ABLATION: dict[str, dict[str, Any]] = {
@@ -197,29 +203,24 @@ def cnn_reference(comps: list[Composition], epochs: int) -> dict:
     """ERM and the counterfactual with the small CNN trained from scratch on the pixels (the
     backbone of bench/cures.py), on the first composition only (CPU time): what the pretrained
     features are worth."""
-    out = {}
-    for name in ("erm", "counterfactual"):
-        runs, seconds = [], []
-        for comp in comps[:1]:
-            config = TrainConfig(
-                project="bench",
-                confounder="scene",
-                backbone="cnn",
-                batch_size=32,
-                lr=2e-3,
-                epochs=epochs,
-                seed=comp.seed,
-                method=name,
-            )
-            start = time.perf_counter()
-            runs.append(run_quiet(fit(comp.pixels, config.validate())).metrics["test"])
-            seconds.append(time.perf_counter() - start)
-            log(
-                f"cnn {name} seed {comp.seed}: worst {runs[-1]['worst_group_acc']:.3f} "
-                f"avg {runs[-1]['avg_acc']:.3f} ({seconds[-1]:.1f} s)"
-            )
-        out[name] = summary(runs, seconds)
-    return out
+
+    def run(comp: Composition, method: str) -> dict:
+        config = TrainConfig(
+            project="bench",
+            confounder="scene",
+            backbone="cnn",
+            batch_size=32,
+            lr=2e-3,
+            epochs=epochs,
+            seed=comp.seed,
+            method=method,
+        )
+        return run_quiet(fit(comp.pixels, config.validate())).metrics["test"]
+
+    return {
+        name: over_seeds(f"cnn {name}", comps[:1], lambda c, name=name: run(c, name))
+        for name in ("erm", "counterfactual")
+    }
 
 
 def table(results: dict) -> str:

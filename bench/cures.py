@@ -4,7 +4,15 @@ digits (coloured digits, 95 % aligned): counterfactual recolouring and SelecMix 
 unbiased accuracy (mean over class x colour groups) and bias-conflicting accuracy;
 backgrounds: background-swap counterfactual and SelecMix vs ERM on test worst-group accuracy.
 Usage: python bench/cures.py [--seeds 3] [--epochs-digits N] [--epochs-backgrounds N]
+       python bench/cures.py --annotation-free [--seeds 3]   (issue 14, item 4: objects demo)
 Prints one JSON object on the last line. Heavy: run it once, not in the tests.
+
+The annotation-free path is what a user without bias labels does: embed, discover, make an
+arg-max confounder of the top discovered concept of each class (``add_confounder(concepts=...)``,
+the GUI's "mark as confounder"), then train the cures that need no annotation (SelecMix with its
+biased contrastive model, DISC's cure from the discovered concepts) with validation worst-group
+over the *inferred* groups for model selection. Test figures use the planted background column,
+which the runs never see.
 """
 
 from __future__ import annotations
@@ -16,10 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.data import confounder_values
 from debias_studio.core.train.job import load_run_data
 from debias_studio.core.train.loop import fit
 from debias_studio.core.train.metrics import mean_std
@@ -65,13 +76,79 @@ def _brief(metrics: dict) -> str:
     return " ".join(f"{k} {metrics[k]:.3f}" for k in keys)
 
 
+ANNOTATION_FREE = {
+    "erm": {"method": "erm"},
+    "selecmix_contrastive": {"method": "selecmix", "pairs": "contrastive"},
+    "disc_discovered": {"method": "disc"},
+}
+FROZEN = {"backbone": "efficientnet", "batch_size": 64, "epochs": 20}
+
+
+def annotation_free(seeds: int, folder: Path) -> dict:
+    """The objects demo cured without its background annotation (see the module docstring)."""
+    from debias_studio.core.annotate.confounders import add_confounder
+    from debias_studio.core.concepts.project import discover
+    from debias_studio.core.demo import create_demo_project
+    from debias_studio.core.train.job import discovered_concepts
+
+    project = run_quiet(create_demo_project(folder / "objects", kind="backgrounds", seed=0))
+    result = run_quiet(discover(project, "demo"))
+    top = [result.concepts[int(k)] for k in result.rank.argmin(axis=0)]
+    inferred = sorted(set(top))
+    add_confounder(project, "discovered", concepts=inferred)
+    base = TrainConfig(project=str(folder / "objects"), confounder="discovered", **FROZEN)
+    data = run_quiet(load_run_data(project, base))
+    truth, _, _ = confounder_values(project, "background")
+    concepts = discovered_concepts(project, data)
+    out: dict = {"top_concept_per_class": dict(zip(data.classes, top, strict=True)), **FROZEN}
+    out["inferred_value_agreement"] = _agreement(data.values, truth)
+    for name, cure in ANNOTATION_FREE.items():
+        runs = []
+        for seed in range(seeds):
+            config = TrainConfig(**{**base.to_dict(), **cure, "seed": seed}).validate()
+            outcome = run_quiet(fit(data, config, concepts=concepts if name != "erm" else None))
+            runs.append(_true_test_metrics(outcome.model, data, truth, project))
+            print("objects (no annotation)", name, seed, _brief(runs[-1]), file=sys.stderr)
+        out[name] = mean_std(runs)
+    project.close()
+    return out
+
+
+def _agreement(inferred: np.ndarray, truth: np.ndarray) -> float:
+    """Share of images whose inferred value matches the planted one under the best one-to-one
+    naming of the inferred values (how well discovery recovered the confounder)."""
+    from itertools import permutations
+
+    known = (inferred >= 0) & (truth >= 0)
+    n_values = int(max(inferred.max(), truth.max()) + 1)
+    best = 0.0
+    for perm in permutations(range(n_values)):
+        best = max(best, float((np.array(perm)[inferred[known]] == truth[known]).mean()))
+    return best
+
+
+def _true_test_metrics(model, data, truth, project) -> dict:  # type: ignore[no-untyped-def]
+    from debias_studio.core.train.loop import predict, resolve_device
+    from debias_studio.core.train.metrics import group_metrics
+
+    ids = data.indices("test")
+    predictions = predict(model, data, ids, resolve_device(None))
+    names = sorted(set(project.dataset.table["background"].astype(str)))
+    return group_metrics(predictions, data.labels[ids], truth[ids], data.classes, names)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs-digits", type=int, default=50)
     parser.add_argument("--epochs-backgrounds", type=int, default=25)
     parser.add_argument("--backbone", default="cnn")
+    parser.add_argument("--annotation-free", action="store_true")
     args = parser.parse_args()
+    if args.annotation_free:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps({"objects_annotation_free": annotation_free(args.seeds, Path(tmp))}))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         result = {
             "digits": measure("digits", args.seeds, args.epochs_digits, args.backbone, Path(tmp)),

@@ -89,3 +89,34 @@ def test_a_frozen_tower_renders_counterfactuals_once_and_trains_the_head() -> No
     assert outcome.metrics["test"]["n"] == len(data.indices("test"))
     logits = outcome.model(data.inputs[:4].float() / 255.0)
     assert logits.shape == (4, 3)
+
+
+def test_cli_trains_a_cure_on_the_efficientnet_backbone(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from debias_studio.cli import main
+    from tests.core.train_fixtures import shapes_project
+
+    shapes_project(tmp_path, n_train=30, n_eval=12, size=16).close()
+    out = tmp_path / "run.json"
+    code = main(
+        [
+            "train",
+            str(tmp_path / "project"),
+            "--backbone",
+            "efficientnet",
+            "--method",
+            "counterfactual",
+            "--confounder",
+            "color",
+            "--epochs",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["backbone"] == "efficientnet" and result["status"] == "done"
+    assert result["metrics"]["test"]["n"] == 12
+    assert "worst-group" in capsys.readouterr().out

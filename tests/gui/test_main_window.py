@@ -149,7 +149,8 @@ time.sleep(60)
 
 def test_choosing_a_backbone_suggests_its_epochs_and_batch_size(window) -> None:
     panel = window.panels["training_dock"]
-    for backbone, epochs, batch in (("cnn", 30, 32), ("head", 10, 128), ("clip", 5, 32)):
+    choices = (("cnn", 30, 32), ("head", 10, 128), ("clip", 5, 32), ("efficientnet", 10, 64))
+    for backbone, epochs, batch in choices:
         panel.backbone.setCurrentIndex(panel.backbone.findData(backbone))
         assert (panel.epochs.value(), panel.batch.value()) == (epochs, batch)
     panel.epochs.setValue(7)  # the user's own choice stays until the backbone changes again

@@ -75,9 +75,12 @@ def test_background_swap_puts_demo_objects_on_the_target_background(tmp_path: Pa
             for v in range(data.n_values)
         ]
     )
-    object_pixels = masks > 0.99
+    swap = choose_generator(data)
+    assert isinstance(swap, BackgroundSwap)
+    ids = torch.from_numpy(data.indices("test"))
+    object_pixels = swap.alpha(x, ids) > 0.99  # the eroded, feathered mask it composites with
     for i in range(len(out)):
-        # the object (the class) is pasted back pixel for pixel
+        # the object (the class) is pasted back pixel for pixel inside its eroded outline
         keep = object_pixels[i].expand(3, -1, -1)
         assert torch.allclose(out[i][keep], x[i][keep], atol=0.01)
         around = (masks[i] < 0.05).expand(3, -1, -1)

@@ -46,8 +46,8 @@ class DiscoveryResult:
     def row_order(self, top_per_class: int | None = None) -> list[tuple[int, int]]:
         """(concept, class) pairs sorted by rank, then class order; optionally the top per class."""
         k_n, c_n = self.rank.shape
-        ks, cs = np.meshgrid(np.arange(k_n), np.arange(c_n), indexing="ij")
-        ranks, ks, cs = self.rank.ravel(), ks.ravel(), cs.ravel()
+        k_grid, c_grid = np.meshgrid(np.arange(k_n), np.arange(c_n), indexing="ij")
+        ranks, ks, cs = self.rank.ravel(), k_grid.ravel(), c_grid.ravel()
         if top_per_class is not None:
             keep = ranks <= top_per_class
             ranks, ks, cs = ranks[keep], ks[keep], cs[keep]

@@ -28,7 +28,7 @@ def read_mask(path: Path, side: int, *, from_alpha: bool = False) -> np.ndarray 
             else:
                 mask = image.convert("L")
             if mask.size != (side, side):
-                mask = mask.resize((side, side), Image.BILINEAR)
+                mask = mask.resize((side, side), Image.Resampling.BILINEAR)
             return np.array(mask, dtype=np.uint8)
     except (OSError, ValueError):
         return None

@@ -76,7 +76,7 @@ class CacheWriter:
         self.generation = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
         self.vectors_path = folder / f"vectors-{self.generation}.npy"
         self.index_path = folder / f"index-{self.generation}.parquet"
-        self.vectors: np.ndarray = np.lib.format.open_memmap(
+        self.vectors: np.memmap = np.lib.format.open_memmap(
             self.vectors_path, mode="w+", dtype=np.float16, shape=(count, dim)
         )
 

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from debias_studio.core.data.imageio import ImageReadError, open_image
 
 
-class ImageFiles(Dataset):
+class ImageFiles(Dataset[tuple[int, torch.Tensor, str, str]]):
     """Item ``i``: (i, preprocessed tensor, problem code or "", detail or "")."""
 
     def __init__(
@@ -62,7 +62,7 @@ def _worker_context() -> str | None:
 
 def make_loader(
     files: ImageFiles, *, batch_size: int, num_workers: int | None, pin_memory: bool
-) -> DataLoader:
+) -> DataLoader[tuple[int, torch.Tensor, str, str]]:
     """Sequential batches of ``files``; no worker processes for a single batch (start-up cost)."""
     workers = default_workers() if num_workers is None else max(0, num_workers)
     if len(files) <= batch_size:

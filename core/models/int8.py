@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from typing import TypeGuard
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +54,7 @@ class SelfAttention(nn.Module):
         return (out if self.batch_first else out.transpose(0, 1)), None
 
 
-def _is_plain_self_attention(module: nn.Module) -> bool:
+def _is_plain_self_attention(module: nn.Module) -> TypeGuard[nn.MultiheadAttention]:
     return (
         isinstance(module, nn.MultiheadAttention)
         and module._qkv_same_embed_dim
@@ -83,6 +84,10 @@ def quantize_image_tower(visual: nn.Module) -> nn.Module:
             # kernels whatever the global setting is later, so it is restored at once.
             if PACKING_ENGINE in engines:
                 torch.backends.quantized.engine = PACKING_ENGINE
-            return quantize_dynamic(tower, {nn.Linear}, dtype=torch.qint8)
+            # torch.ao.quantization is not annotated; the result is the quantized module
+            quantized: nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
+                tower, {nn.Linear}, dtype=torch.qint8
+            )
+            return quantized
         finally:
             torch.backends.quantized.engine = previous

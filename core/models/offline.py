@@ -149,11 +149,12 @@ def _progress_tqdm(progress: ProgressCallback | None, message: str) -> Any:
 
     if progress is None:
         return None
+    report = progress  # a name the class body sees as not None
 
-    class ForwardingTqdm(tqdm):  # type: ignore[misc, valid-type]
+    class ForwardingTqdm(tqdm):  # type: ignore[type-arg]  # tqdm[T] needs the iterable type
         def update(self, n: float | None = 1) -> bool | None:
             shown = super().update(n)
-            progress(Progress(int(self.n), int(self.total or 0), message))
+            report(Progress(int(self.n), int(self.total or 0), message))
             return shown
 
     return ForwardingTqdm

@@ -111,12 +111,12 @@ def resolve_model(name: str = "demo", *, cache_dir: Path | None = None) -> Model
         tag = _clean_tag(spec.tag)
         model_id = _safe_id(f"{spec.arch}.{tag}")
         display = f"{spec.arch} pretrained ({tag}, open_clip)"
-        weights = _cached_pretrained(cfg, cache_dir)
-        return ModelInfo(name, "pretrained", model_id, display, False, weights)
+        cached = _cached_pretrained(cfg, cache_dir)
+        return ModelInfo(name, "pretrained", model_id, display, False, cached)
     repo = spec.repo
-    weights = offline.cached_hub_file(repo, offline.hub_weight_candidates(None), cache_dir)
+    cached = offline.cached_hub_file(repo, offline.hub_weight_candidates(None), cache_dir)
     model_id = _safe_id(f"hf-{repo.replace('/', '-')}")
-    return ModelInfo(name, "hf_hub", model_id, f"hf-hub:{repo} (open_clip)", False, weights)
+    return ModelInfo(name, "hf_hub", model_id, f"hf-hub:{repo} (open_clip)", False, cached)
 
 
 # ---- loading ---------------------------------------------------------------------------------

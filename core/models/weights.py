@@ -90,7 +90,9 @@ def load_into(model: torch.nn.Module, path: Path, label: str) -> None:
             if key in state and target is not None and target.ndim != state[key].ndim:
                 state[key] = state[key].reshape(target.shape)
         if getattr(model, "logit_bias", None) is not None and "logit_bias" not in state:
-            state["logit_bias"] = torch.zeros_like(model.logit_bias)
+            bias = model.logit_bias
+            assert isinstance(bias, torch.Tensor)
+            state["logit_bias"] = torch.zeros_like(bias)
         resize_pos_embed(state, model)
         resize_text_pos_embed(state, model)
         model.load_state_dict(state, strict=True)

@@ -72,7 +72,13 @@ _ESCAPED_IMAGE_ID = "__dataset__image_id"
 since the images table's own key is ``image_id``."""
 
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {1: lambda db: db.executescript(_V1)}
+
+
+def _create_v1(db: sqlite3.Connection) -> None:
+    db.executescript(_V1)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _create_v1}
 """Schema version -> step that upgrades from version-1. Append; never edit a released step.
 A step runs inside one transaction with the version update: use ``db.execute`` (not
 ``executescript``, which commits) so that a failing step leaves nothing half done."""

@@ -201,7 +201,7 @@ def load_images(
             bad[i] = True
             continue
         if image.size != (size, size):
-            image = image.resize((size, size), Image.BILINEAR)
+            image = image.resize((size, size), Image.Resampling.BILINEAR)
         out[i] = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
     return out, bad
 

@@ -150,7 +150,7 @@ def _describe_content(scene: Scene, rng: np.random.Generator) -> str:
         assert scene.digit is not None
         w, d = DIGIT_WORDS[scene.digit], scene.digit
         a = _article(str(c))
-        forms = (
+        forms: tuple[str, ...] = (
             f"{a} {c} digit {w}",
             f"{a} {c} {w}",
             f"the number {w} in {c}",

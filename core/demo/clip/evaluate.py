@@ -32,7 +32,10 @@ TASKS: dict[str, tuple[str, ...]] = {
 
 @torch.no_grad()
 def text_embeddings(
-    model: Any, tokenizer: Callable, names: Sequence[str], templates: Sequence[str]
+    model: Any,
+    tokenizer: Callable[[list[str]], torch.Tensor],
+    names: Sequence[str],
+    templates: Sequence[str],
 ) -> torch.Tensor:
     """(len(names), d) L2-normalised prompt-ensemble embeddings."""
     prompts = [t.format(n) for n in names for t in templates]
@@ -43,7 +46,7 @@ def text_embeddings(
 
 @torch.no_grad()
 def image_embeddings(
-    model: Any, preprocess: Callable, images: Sequence[np.ndarray]
+    model: Any, preprocess: Callable[[Image.Image], torch.Tensor], images: Sequence[np.ndarray]
 ) -> torch.Tensor:
     """(n, d) L2-normalised embeddings of uint8 RGB arrays, through the model's own preprocess."""
     batch = torch.stack([preprocess(Image.fromarray(im)) for im in images])
@@ -79,8 +82,8 @@ def task_scenes(task: str, n: int, rng: np.random.Generator) -> tuple[list[Scene
 
 def zero_shot_accuracy(
     model: Any,
-    tokenizer: Callable,
-    preprocess: Callable,
+    tokenizer: Callable[[list[str]], torch.Tensor],
+    preprocess: Callable[[Image.Image], torch.Tensor],
     templates: Sequence[str] = DEFAULT_TEMPLATES,
     *,
     per_class: int = 20,

@@ -45,7 +45,7 @@ silhouettes), small batches (the demos have ~1,100 and ~860 training images)."""
 
 
 def measure(kind: str, seeds: int, epochs: int, backbone: str, folder: Path) -> dict:
-    from debias_studio.core.demo import create_demo_project
+    from debias_studio.core.demo.project import create_demo_project
 
     project = run_quiet(create_demo_project(folder / kind, kind=kind, seed=0, aligned=0.95))
     setting = SETTINGS[kind]
@@ -88,7 +88,7 @@ def annotation_free(seeds: int, folder: Path) -> dict:
     """The objects demo cured without its background annotation (see the module docstring)."""
     from debias_studio.core.annotate.confounders import add_confounder
     from debias_studio.core.concepts.project import discover
-    from debias_studio.core.demo import create_demo_project
+    from debias_studio.core.demo.project import create_demo_project
     from debias_studio.core.train.job import discovered_concepts
 
     project = run_quiet(create_demo_project(folder / "objects", kind="backgrounds", seed=0))

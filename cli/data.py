@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from debias_studio.core.demo import create_demo_project
+    from debias_studio.core.demo.project import create_demo_project
 
     _refuse_existing(args.project)
     cancel = CancelToken()

@@ -205,7 +205,7 @@ def run_export(
 # ---- project, demo, device ---------------------------------------------------------------------
 def create_demo_project(folder: Path, kind: str, cancel: CancelToken) -> Job[Project]:
     """Write the built-in demo data and its project in ``folder`` (a job)."""
-    from debias_studio.core.demo import create_demo_project as create
+    from debias_studio.core.demo.project import create_demo_project as create
 
     return (yield from create(Path(folder), kind=kind, cancel=cancel))
 

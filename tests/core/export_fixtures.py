@@ -8,7 +8,7 @@ from pathlib import Path
 
 from debias_studio.core.annotate.confounders import add_confounder
 from debias_studio.core.annotate.overrides import set_values
-from debias_studio.core.demo import create_demo_project
+from debias_studio.core.demo.project import create_demo_project
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.exclusions import exclude
 from debias_studio.core.store.project import Project

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from debias_studio.core.demo import CONFOUNDER_COLUMN, create_demo_data, create_demo_project
 from debias_studio.core.demo.backgrounds import OBJECTS
 from debias_studio.core.demo.palette import DIGIT_COLOURS, NAMED_COLOURS
+from debias_studio.core.demo.project import CONFOUNDER_COLUMN, create_demo_data, create_demo_project
 from debias_studio.core.demo.textures import BACKGROUNDS, TEXTURE_RAMPS
 from debias_studio.core.errors import DatasetError, JobCancelled, ProjectError
 from debias_studio.core.jobs import CancelToken, Progress, run_job, run_quiet

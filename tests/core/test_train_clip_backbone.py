@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from debias_studio.core.demo import create_demo_project
+from debias_studio.core.demo.project import create_demo_project
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.resources import DEMO_MODEL_DIR
 from debias_studio.core.train.backbones import build_classifier

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from debias_studio.core.demo import create_demo_project
 from debias_studio.core.demo.palette import NAMED_COLOURS
+from debias_studio.core.demo.project import create_demo_project
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.counterfactuals import (

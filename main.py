@@ -1,10 +1,11 @@
-"""Start the desktop application: ``python main.py [PROJECT]``."""
+"""Start the desktop application: ``python main.py [PROJECT]`` (the same as
+``debias-studio gui [PROJECT]``, with its checks and one-line errors)."""
 
 from __future__ import annotations
 
 import sys
 
-from debias_studio.gui.app import run
+from debias_studio.cli import main
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1] if len(sys.argv) > 1 else None))
+    sys.exit(main(["gui", *sys.argv[1:]]))

@@ -1,24 +1,52 @@
-"""Shared by every sub-command: a progress bar for jobs, opening projects, JSON output."""
+"""Shared by every sub-command: declaring a command with its help, driving a job with progress,
+opening projects, JSON output.
+
+Nothing here imports the engine's heavy parts (torch, pandas) at import time: every command
+module registers its arguments through this module, and ``debias-studio --help`` must not pay
+for the engine.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import sys
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tqdm import tqdm
-
+from debias_studio.cli.progress import LineProgress, stderr_is_terminal
+from debias_studio.core.errors import ProjectError
 from debias_studio.core.jobs import CancelToken, Job, Progress
-from debias_studio.core.store.project import Project
+from debias_studio.core.store.folder import is_project_folder
+
+if TYPE_CHECKING:
+    from debias_studio.core.store.project import Project
 
 T = TypeVar("T")
 
 
+def add_command(
+    subparsers: Any, name: str, summary: str, description: str, examples: Sequence[str] = ()
+) -> argparse.ArgumentParser:
+    """A sub-command whose ``--help`` starts with ``description`` (kept as written) and ends
+    with ``examples``; ``summary`` is its line in the main ``--help``."""
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples) if examples else None
+    return subparsers.add_parser(  # type: ignore[no-any-return]
+        name,
+        help=summary,
+        description=textwrap.dedent(description).strip(),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def run_with_bar(job: Job[T], description: str, cancel: CancelToken | None = None) -> T:
-    """Drive ``job`` with a tqdm bar on stderr. Ctrl-C sets ``cancel`` so the job stops at its
-    next yield (a second Ctrl-C interrupts at once)."""
+    """Drive ``job``, showing its progress on stderr: a tqdm bar on a terminal, else log lines
+    (cli.progress). Ctrl-C sets ``cancel`` so the job stops at its next yield (a second Ctrl-C
+    interrupts at once)."""
     previous = None
     if cancel is not None:
 
@@ -27,21 +55,29 @@ def run_with_bar(job: Job[T], description: str, cancel: CancelToken | None = Non
             cancel.cancel()
 
         previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = tqdm(
-        total=0,
-        desc=description,
-        unit="",
-        file=sys.stderr,
-        leave=False,
-        disable=None,
-        dynamic_ncols=True,
-    )
+    show = _bar(description) if stderr_is_terminal() else _lines(description)
+    next(show)
     try:
         while True:
             try:
                 progress: Progress = next(job)
             except StopIteration as stop:
                 return stop.value
+            show.send(progress)
+    finally:
+        show.close()
+        if cancel is not None:
+            signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+
+
+def _bar(description: str) -> Any:
+    """A coroutine that redraws a tqdm bar for every Progress sent to it."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=description, unit="", file=sys.stderr, leave=False, dynamic_ncols=True)
+    try:
+        while True:
+            progress: Progress = yield
             if progress.total and bar.total != progress.total:
                 bar.total = progress.total
             bar.n = progress.done
@@ -50,12 +86,45 @@ def run_with_bar(job: Job[T], description: str, cancel: CancelToken | None = Non
             bar.refresh()
     finally:
         bar.close()
-        if cancel is not None:
-            signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+
+
+def _lines(description: str) -> Any:
+    """A coroutine that logs the Progress sent to it as lines (cli.progress.LineProgress)."""
+    log = LineProgress(description, sys.stderr)
+    while True:
+        log.update((yield))
+
+
+def check_project_folder(path: str | Path) -> Path:
+    """``path`` when it holds a project; else a one-line error that says how to make one. Costs
+    a stat, so every command can call it before it loads anything."""
+    folder = Path(path)
+    if is_project_folder(folder):
+        return folder
+    if not folder.exists():
+        raise ProjectError(
+            f"{folder} does not exist; to make a project there from a folder with one "
+            f"sub-folder per class, run: debias-studio new {folder} --images IMAGE_FOLDER"
+        )
+    if folder.is_dir():
+        raise ProjectError(
+            f"{folder} is not a Debias Studio project; to make one from its images, run: "
+            f"debias-studio new {_sibling(folder)} --images {folder}"
+        )
+    raise ProjectError(
+        f"{folder} is a file, not a project folder; to make a project from a manifest, run: "
+        f"debias-studio new {_sibling(folder)} --manifest {folder}"
+    )
+
+
+def _sibling(source: Path) -> Path:
+    return source.parent / f"{source.stem or source.name}-project"
 
 
 def open_project(path: str | Path) -> Project:
-    return Project.open(Path(path))
+    from debias_studio.core.store.project import Project
+
+    return Project.open(check_project_folder(path))
 
 
 def write_json(data: Any, target: str | Path | None) -> None:

@@ -6,15 +6,33 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from debias_studio.cli.common import open_project, run_with_bar, write_json
-from debias_studio.core.data.splits import SPLITS
+from debias_studio.cli.common import add_command, open_project, run_with_bar, write_json
 from debias_studio.core.errors import ProjectError
 from debias_studio.core.jobs import CancelToken
+from debias_studio.core.store.folder import is_project_folder
 
 
 def register(subparsers: Any) -> None:
-    demo = subparsers.add_parser(
-        "demo", help="create a project on built-in demo data (no download)"
+    for add in (_demo_command, _new_command, _info_command, _embed_command):
+        add(subparsers)
+
+
+def _demo_command(subparsers: Any) -> None:
+    demo = add_command(
+        subparsers,
+        "demo",
+        "create a project on built-in demo data (no download)",
+        """
+        Create a project on generated demo data with a planted shortcut, to try every step
+        without a dataset of your own. 'digits': scikit-learn's handwritten digits, each
+        digit drawn in its own colour in most training images (colour is the shortcut).
+        'backgrounds': objects pasted on textured backgrounds, each class on its own
+        background in most training images. Validation and test are not biased.
+        """,
+        [
+            "debias-studio demo ~/digits",
+            "debias-studio demo ~/objects --kind backgrounds --aligned 0.9",
+        ],
     )
     demo.add_argument("project", type=Path, help="folder of the new project")
     demo.add_argument("--kind", choices=("digits", "backgrounds"), default="digits")
@@ -33,7 +51,25 @@ def register(subparsers: Any) -> None:
     )
     demo.set_defaults(func=_demo)
 
-    new = subparsers.add_parser("new", help="create a project from a folder or a manifest")
+
+def _new_command(subparsers: Any) -> None:
+    new = add_command(
+        subparsers,
+        "new",
+        "create a project from a folder or a manifest",
+        """
+        Create a project from your images: a folder with one sub-folder per class
+        (ImageFolder layout), or a CSV/Parquet manifest with 'path' and 'label' columns
+        (optional: 'split', 'mask' and attribute columns; Waterbirds' metadata.csv works as
+        is). Images that cannot be used are listed and left out; images without a split get
+        a seeded, stratified train/val/test split. The images stay where they are.
+        """,
+        [
+            "debias-studio new ~/pets-project --images ~/pets",
+            "debias-studio new ~/birds --manifest waterbirds/metadata.csv",
+            "debias-studio new ~/birds --manifest meta.csv --root /data/birds --seed 1",
+        ],
+    )
     new.add_argument("project", type=Path, help="folder of the new project")
     source = new.add_mutually_exclusive_group(required=True)
     source.add_argument("--images", type=Path, help="folder with one sub-folder per class")
@@ -42,12 +78,40 @@ def register(subparsers: Any) -> None:
     new.add_argument("--seed", type=int, default=0, help="seed of the split for images without one")
     new.set_defaults(func=_new)
 
-    info = subparsers.add_parser("info", help="dataset summary and the problems found")
+
+def _info_command(subparsers: Any) -> None:
+    info = add_command(
+        subparsers,
+        "info",
+        "dataset summary and the problems found",
+        """
+        Print the images per class and split, and every file that could not be used (and
+        why). With --json, the same as JSON on stdout.
+        """,
+        ["debias-studio info ~/digits", "debias-studio info ~/digits --json > summary.json"],
+    )
     info.add_argument("project", type=Path)
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(func=_info)
 
-    embed = subparsers.add_parser("embed", help="compute (or reuse) image embeddings")
+
+def _embed_command(subparsers: Any) -> None:
+    embed = add_command(
+        subparsers,
+        "embed",
+        "compute (or reuse) image embeddings",
+        """
+        Embed every image with a CLIP model and cache the vectors in the project (discover,
+        confounders from concepts and the 'head' backbone read them). A model already cached
+        is not computed again. Models: 'demo' (the bundled demo CLIP, knows colours and
+        background textures, not shapes), ARCH/TAG (open_clip pretrained weights, e.g.
+        ViT-B-32/openai), ARCH@/path/weights.safetensors, or local-dir:/folder.
+        """,
+        [
+            "debias-studio embed ~/digits",
+            "debias-studio embed ~/birds --model ViT-B-32/openai --device cuda",
+        ],
+    )
     embed.add_argument("project", type=Path)
     embed.add_argument("--model", default="demo", help="model name (default: the demo CLIP)")
     embed.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
@@ -121,12 +185,13 @@ def _embed(args: argparse.Namespace) -> int:
 
 
 def _refuse_existing(folder: Path) -> None:
-    if (folder / "project.sqlite").exists():
+    if is_project_folder(folder):
         raise ProjectError(f"{folder} already holds a project; choose another folder.")
 
 
 def _print_summary(project: Any) -> None:
     from debias_studio.core.data.dataset import summarize
+    from debias_studio.core.data.splits import SPLITS
 
     summary = summarize(project.dataset)
     print(f"Project {project.folder}")

@@ -7,16 +7,50 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from debias_studio.cli.common import open_project, run_with_bar, write_json
+from debias_studio.cli.common import add_command, open_project, run_with_bar, write_json
 from debias_studio.core.data.splits import SPLITS, TRAIN
 from debias_studio.core.jobs import CancelToken
 
 SHOW_PER_CLASS = 5
+DISCOVER_DESCRIPTION = """
+Rank, per class, the concepts of the bank that look like shortcuts the labels lean on
+(DISC-style, with CLIP): for each (class, concept) pair, association (AUC of the
+concept's score between the class and the rest), error gap (how much more often the
+reference model errs on the class's images without the concept, as in B2T) and
+instability across environments (DISC). The reference model is a linear probe on the
+embeddings, scored out of fold, or a finished training run (--run). Images are embedded
+first when they are not yet (see embed). The result is stored in the project.
+"""
+CONFOUNDER_DESCRIPTION = """
+A confounder is an attribute that splits every class into groups (class x value), such
+as the colour of a digit or the background of a bird; training cures and the export
+use those groups. Make one from a concept of the bank (present/absent by a threshold),
+from several concepts (each image gets the one that scores highest), from an attribute
+column of the manifest, or empty for labelling by hand; then fix single images with
+'set'. Every change is saved at once and can be undone.
+"""
 
 
 def register(subparsers: Any) -> None:
-    discover = subparsers.add_parser(
-        "discover", help="rank the concepts that look like shortcuts, per class (DISC with CLIP)"
+    _discover_command(subparsers)
+    actions = _confounder_command(subparsers)
+    _add_command(actions)
+    _other_confounder_actions(actions)
+    _edit_actions(actions)
+
+
+def _discover_command(subparsers: Any) -> None:
+    discover = add_command(
+        subparsers,
+        "discover",
+        "rank the concepts that look like shortcuts, per class (DISC with CLIP)",
+        DISCOVER_DESCRIPTION,
+        [
+            "debias-studio discover ~/digits",
+            "debias-studio discover ~/digits --json rows.json --top 20",
+            "debias-studio discover ~/digits --truth color   # precision against a known column",
+            "debias-studio discover ~/birds --model ViT-B-32/openai --run 3",
+        ],
     )
     discover.add_argument("project", type=Path)
     discover.add_argument("--model", default="demo", help="model name (default: the demo CLIP)")
@@ -32,10 +66,41 @@ def register(subparsers: Any) -> None:
     discover.add_argument("--json", dest="json_out", help="ranked rows to this file ('-': stdout)")
     discover.set_defaults(func=_discover)
 
-    confounder = subparsers.add_parser("confounder", help="annotate confounders and groups")
-    actions = confounder.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    add = actions.add_parser("add", help="create (or replace) a confounder")
+def _confounder_command(subparsers: Any) -> Any:
+    confounder = add_command(
+        subparsers,
+        "confounder",
+        "annotate confounders and groups",
+        CONFOUNDER_DESCRIPTION,
+        [
+            "debias-studio confounder add ~/digits --name colour --concepts red,green,blue",
+            "debias-studio confounder add ~/birds --name water --concept water --threshold 0.5",
+            "debias-studio confounder add ~/birds --name place --column place",
+            "debias-studio confounder show ~/digits colour",
+            "debias-studio confounder set ~/digits colour --ids 4,17 --value red",
+            "debias-studio confounder undo ~/digits",
+        ],
+    )
+    return confounder.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def _add_command(actions: Any) -> None:
+    add = add_command(
+        actions,
+        "add",
+        "create (or replace) a confounder",
+        """
+        Create a confounder, or replace the one of that name (its hand-set values stay).
+        Concept names must be in the project's concept bank (debias-studio concepts
+        lists it); --free-text scores words outside the bank as they are. Concepts need
+        the images embedded with --model (debias-studio embed).
+        """,
+        [
+            "debias-studio confounder add ~/digits --name colour --concepts red,green,blue",
+            "debias-studio confounder add ~/x --name glare --concept 'lens flare' --free-text",
+        ],
+    )
     add.add_argument("project", type=Path)
     add.add_argument("--name", required=True)
     source = add.add_mutually_exclusive_group(required=True)
@@ -46,20 +111,49 @@ def register(subparsers: Any) -> None:
     add.add_argument("--threshold", type=float, help="standardised score (default 1.0)")
     add.add_argument("--kind", help="colour, background, texture, object or other")
     add.add_argument("--model", default="demo")
+    add.add_argument(
+        "--free-text", action="store_true", help="allow concept words that are not in the bank"
+    )
     add.set_defaults(func=_add)
 
-    listing = actions.add_parser("list", help="the project's confounders")
+
+def _other_confounder_actions(actions: Any) -> None:
+    listing = add_command(
+        actions,
+        "list",
+        "the project's confounders",
+        "List the project's confounders: kind, source and values.",
+        ["debias-studio confounder list ~/digits --json"],
+    )
     listing.add_argument("project", type=Path)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_list)
 
-    show = actions.add_parser("show", help="a confounder's group matrix")
+    show = add_command(
+        actions,
+        "show",
+        "a confounder's group matrix",
+        "Print the class x value matrix of image counts per split (the groups a cure uses).",
+        ["debias-studio confounder show ~/digits colour"],
+    )
     show.add_argument("project", type=Path)
     show.add_argument("name", nargs="?", help="default: every confounder")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=_show)
 
-    set_values = actions.add_parser("set", help="set the value of images by hand")
+
+def _edit_actions(actions: Any) -> None:
+    set_values = add_command(
+        actions,
+        "set",
+        "set the value of images by hand",
+        """
+        Give images a value by hand (it overrides the computed one and survives a change
+        of threshold), or --clear the hand-set values. Image ids are the 0-based rows of
+        the project's image table.
+        """,
+        ["debias-studio confounder set ~/digits colour --ids 4,17 --value red"],
+    )
     set_values.add_argument("project", type=Path)
     set_values.add_argument("name")
     set_values.add_argument("--ids", required=True, help="comma-separated image ids")
@@ -68,18 +162,39 @@ def register(subparsers: Any) -> None:
     value.add_argument("--clear", action="store_true", help="remove the images' overrides")
     set_values.set_defaults(func=_set)
 
-    kind = actions.add_parser("kind", help="change a confounder's kind")
+    kind = add_command(
+        actions,
+        "kind",
+        "change a confounder's kind",
+        """
+        Change the kind (colour, background, texture, object, other), which decides how
+        the counterfactual cure changes an image: recolour, or swap its background.
+        """,
+        ["debias-studio confounder kind ~/digits colour colour"],
+    )
     kind.add_argument("project", type=Path)
     kind.add_argument("name")
     kind.add_argument("kind")
     kind.set_defaults(func=_kind)
 
-    remove = actions.add_parser("remove", help="delete a confounder")
+    remove = add_command(
+        actions,
+        "remove",
+        "delete a confounder",
+        "Delete a confounder and its hand-set values (undo brings both back).",
+        ["debias-studio confounder remove ~/digits colour"],
+    )
     remove.add_argument("project", type=Path)
     remove.add_argument("name")
     remove.set_defaults(func=_remove)
 
-    undo = actions.add_parser("undo", help="undo the last annotation change")
+    undo = add_command(
+        actions,
+        "undo",
+        "undo the last annotation change",
+        "Undo the last change to the confounders (add, set, kind, remove), one at a time.",
+        ["debias-studio confounder undo ~/digits"],
+    )
     undo.add_argument("project", type=Path)
     undo.set_defaults(func=_undo)
 
@@ -90,6 +205,8 @@ def _discover(args: argparse.Namespace) -> int:
 
     cancel = CancelToken()
     with open_project(args.project) as project:
+        if args.truth:
+            _check_column(project, args.truth)
         job = discover(
             project,
             args.model,
@@ -119,6 +236,20 @@ def _discover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_column(project: Any, column: str) -> None:
+    """--truth names an attribute column: refuse a wrong one before discovery runs."""
+    from debias_studio.core.concepts.lookup import did_you_mean
+    from debias_studio.core.errors import StudioError
+
+    attributes = list(project.dataset.attributes)
+    if column not in project.dataset.table.columns:
+        listed = f" (attribute columns: {', '.join(attributes)})" if attributes else ""
+        raise StudioError(
+            f"The dataset has no attribute column '{column}'{did_you_mean(column, attributes)}"
+            f"{listed}."
+        )
+
+
 def _print_top(result: Any) -> None:
     print(
         f"Discovery on {result.params['n_images']} images, {len(result.concepts)} concepts "
@@ -136,6 +267,8 @@ def _add(args: argparse.Namespace) -> int:
     from debias_studio.core.annotate.groups import group_matrix
 
     with open_project(args.project) as project:
+        if not args.free_text:
+            _check_concept_names(project, args.concept, args.concepts)
         confounder = add_confounder(
             project,
             args.name,
@@ -153,6 +286,23 @@ def _add(args: argparse.Namespace) -> int:
         )
         print(group_matrix(project, confounder.name).render())
     return 0
+
+
+def _check_concept_names(project: Any, concept: str | None, concepts: str | None) -> None:
+    """Refuse concept words that are not in the project's bank, with the names probably
+    meant, before anything is scored (a typo would otherwise become a confounder)."""
+    from debias_studio.core.concepts.lookup import unknown_concepts
+    from debias_studio.core.concepts.project import project_bank
+    from debias_studio.core.errors import StudioError
+
+    typed = [concept] if concept is not None else (concepts or "").split(",")
+    names = [" ".join(name.split()) for name in typed if name.strip()]
+    message = unknown_concepts(project_bank(project), names)
+    if message:
+        raise StudioError(
+            f"{message} (debias-studio concepts --search TEXT searches the bank; "
+            "--free-text uses words outside it)."
+        )
 
 
 def _list(args: argparse.Namespace) -> int:

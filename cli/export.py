@@ -6,18 +6,33 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from debias_studio.cli.common import run_with_bar, write_json
+from debias_studio.cli.common import add_command, check_project_folder, run_with_bar, write_json
+from debias_studio.core.export.options import BALANCE_MODES, DEFAULT_FORMATS, FORMATS, LINK_MODES
 from debias_studio.core.jobs import CancelToken
+
+EXPORT_DESCRIPTION = """
+Write the cleaned dataset to a new folder. Formats: 'manifest' (CSV and Parquet with
+groups and annotations; excluded images left out), 'imagefolder' (split/class/file
+tree), 'balanced' (a group-balanced subset with a Waterbirds-style metadata.csv),
+'counterfactuals' (the images with their confounder changed: recoloured, or their
+background swapped) and 'report' (a self-contained HTML page). The project is only
+read; an export that fails leaves no half-written folder.
+"""
+EXPORT_EXAMPLES = (
+    "debias-studio export ~/digits ~/digits-clean",
+    "debias-studio export ~/digits ~/out --format manifest,balanced --confounder colour",
+    "debias-studio export ~/birds ~/out --format imagefolder --link copy --overwrite",
+)
 
 
 def register(subparsers: Any) -> None:
-    from debias_studio.core.export.job import DEFAULT_FORMATS, FORMATS
-    from debias_studio.core.export.layout import LINK_MODES
-
-    export = subparsers.add_parser(
+    export = add_command(
+        subparsers,
         "export",
-        help="export the cleaned dataset (manifest, ImageFolder, balanced subset, "
+        "export the cleaned dataset (manifest, ImageFolder, balanced subset, "
         "counterfactual images) and the report",
+        EXPORT_DESCRIPTION,
+        EXPORT_EXAMPLES,
     )
     export.add_argument("project", type=Path)
     export.add_argument("outdir", type=Path, help="output folder (created; must be empty)")
@@ -46,7 +61,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="comma-separated confounders to write as columns (default: every annotated one)",
     )
-    export.add_argument("--balance", choices=("down", "up"), default="down")
+    export.add_argument(
+        "--balance",
+        choices=BALANCE_MODES,
+        default="down",
+        help="balanced subset: down-sample large groups or up-sample small ones (default down)",
+    )
     export.add_argument("--seed", type=int, default=0, help="seed of sampling (default 0)")
     export.add_argument(
         "--counterfactuals",
@@ -69,7 +89,7 @@ def _export(args: argparse.Namespace) -> int:
     from debias_studio.core.store.project import Project
 
     cancel = CancelToken()
-    with Project.open(args.project, read_only=True) as project:
+    with Project.open(check_project_folder(args.project), read_only=True) as project:
         job = export_project(
             project,
             args.outdir,

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from debias_studio.cli.common import open_project, run_with_bar, write_json
+from debias_studio.cli.common import add_command, open_project, run_with_bar, write_json
 from debias_studio.core.jobs import CancelToken
 from debias_studio.core.train.config import (
     BACKBONES,
@@ -18,10 +18,53 @@ from debias_studio.core.train.config import (
     TrainConfig,
 )
 
+TRAIN_DESCRIPTION = """
+Train a classifier on the project's train split with a debiasing method, choose the
+epoch with the best validation worst-group accuracy, and report average, worst-group
+and unbiased accuracy on val and test, per (class, confounder value) group.
+
+methods (--method):
+  erm             plain training, the baseline every cure is compared with
+  balanced        group balancing by the confounder: re-weighting, re-sampling or
+                  GroupDRO (--balance)
+  counterfactual  each batch also sees its images with the confounder changed
+                  (colour repainted, background swapped); needs an image backbone
+  selecmix        mixes images with partners that contradict the shortcut (same
+                  class/other value, or other class/same value); --lff adds LfF
+  disc            DISC's cure: mixes in exemplars of the discovered concepts
+
+backbones (--backbone):
+  head  a linear head on frozen CLIP embeddings (fast; only as good as the
+        features: the demo CLIP knows colours and backgrounds, not digit or
+        object shapes, so use cnn on the demos)
+  cnn   a small CNN trained from scratch on the pixels (the demos' choice)
+  clip  fine-tunes the last --clip-blocks blocks of the CLIP image tower
+
+Before any work, a run on one class or on a split without images is refused; with the
+head backbone, a quick probe checks that the frozen features tell the classes apart at
+all (--skip-feature-check turns it off).
+"""
+
 
 def register(subparsers: Any) -> None:
-    train = subparsers.add_parser(
-        "train", help="train a classifier with a debiasing method; report per-group accuracy"
+    _train_command(subparsers)
+    _runs_command(subparsers)
+
+
+def _train_command(subparsers: Any) -> None:
+    train = add_command(
+        subparsers,
+        "train",
+        "train a classifier with a debiasing method; report per-group accuracy",
+        TRAIN_DESCRIPTION,
+        [
+            "debias-studio train ~/digits --backbone cnn",
+            "debias-studio train ~/digits --method counterfactual --confounder colour "
+            "--backbone cnn",
+            "debias-studio train ~/birds --method balanced --balance groupdro "
+            "--confounder place --model ViT-B-32/openai",
+            "debias-studio train ~/digits --resume 3",
+        ],
     )
     train.add_argument("project", type=Path)
     train.add_argument("--method", choices=METHODS, default="erm")
@@ -57,6 +100,11 @@ def register(subparsers: Any) -> None:
     train.add_argument("--image-size", type=int, default=None)
     train.add_argument("--resume", metavar="RUN_ID", help="continue a cancelled run")
     train.add_argument(
+        "--skip-feature-check",
+        action="store_true",
+        help="train a head even when a probe finds the frozen features near chance",
+    )
+    train.add_argument(
         "--json",
         dest="json_out",
         metavar="OUT",
@@ -70,7 +118,18 @@ def register(subparsers: Any) -> None:
     )
     train.set_defaults(func=_train)
 
-    runs = subparsers.add_parser("runs", help="list the training runs of a project")
+
+def _runs_command(subparsers: Any) -> None:
+    runs = add_command(
+        subparsers,
+        "runs",
+        "list the training runs of a project",
+        """
+        List the project's training runs: id, status (done, cancelled and resumable,
+        failed), method, backbone, confounder and test figures.
+        """,
+        ["debias-studio runs ~/digits", "debias-studio runs ~/digits --json"],
+    )
     runs.add_argument("project", type=Path)
     runs.add_argument("--json", action="store_true", help="print the runs as JSON")
     runs.set_defaults(func=_runs)
@@ -112,8 +171,10 @@ def _train(args: argparse.Namespace) -> int:
                     f"-m debias_studio.core.train.ddp {args.write_config}"
                 )
                 return 0
-            job = train_run(project, config, cancel=cancel)
-        result = run_with_bar(job, f"training ({args.method})", cancel)
+            job = train_run(
+                project, config, cancel=cancel, check_features=not args.skip_feature_check
+            )
+        result = _run_checked(job, args, cancel)
     if args.json_out:
         write_json(result.to_dict(), args.json_out)
     test = result.metrics.get("test") or result.metrics["val"]
@@ -123,6 +184,17 @@ def _train(args: argparse.Namespace) -> int:
         f"(model chosen on validation worst-group, epoch {result.metrics['best_epoch'] + 1})."
     )
     return 0
+
+
+def _run_checked(job: Any, args: argparse.Namespace, cancel: CancelToken) -> Any:
+    from debias_studio.core.train.preflight import FeaturesNearChance
+
+    try:
+        return run_with_bar(job, f"training ({args.method})", cancel)
+    except FeaturesNearChance as exc:
+        raise FeaturesNearChance(
+            f"{exc} (--backbone cnn; --skip-feature-check trains the head anyway)."
+        ) from exc
 
 
 def _runs(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from debias_studio.gui.session import (
     open_session,
 )
 from debias_studio.gui.settings import Settings, demo_project_folder
+from debias_studio.gui.startup import DeferredWarmUp
 from debias_studio.gui.thumbnails import ThumbnailLoader
 from debias_studio.gui.workers import JobHandle, JobRunner
 
@@ -118,12 +119,8 @@ class MainWindow(QMainWindow):
         if self._saved_geometry is not None:
             self.restoreGeometry(self._saved_geometry)
         self.welcome.set_recent(self.settings.recent_projects())
-        self.runner.start(
-            "Detecting device",
-            engine.detect_device,
-            quiet=True,
-            warm_up=True,
-            on_done=self._on_device,
+        self.startup = DeferredWarmUp(
+            self, self.runner, "Detecting device", engine.detect_device, self._on_device
         )
 
     # ---- layout ------------------------------------------------------------------------------
@@ -470,6 +467,31 @@ class MainWindow(QMainWindow):
         if path.is_dir() and is_project_folder(path):
             return self.open_project(path)
         return self.new_project_from(path)
+
+    def open_or_offer(self, path: Path) -> JobHandle | QMessageBox:
+        """``debias-studio gui PATH``: a project opens; any other folder or file gets a
+        question that offers to make a new project from it."""
+        if Path(path).is_dir() and is_project_folder(path):
+            return self.open_project(path)
+        return self.offer_new_project(Path(path))
+
+    def offer_new_project(self, source: Path) -> QMessageBox:
+        """Ask whether to make a project from ``source`` (New project goes on to
+        ``new_project_from``, which asks where the project goes)."""
+        what = "the images in it" if source.is_dir() else "this manifest"
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Not a project")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(f"{source} is not a Debias Studio project.\n\nCreate a project from {what}?")
+        create = box.addButton("New project…", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(create)
+        box.buttonClicked.connect(
+            lambda button: self.new_project_from(source) if button is create else None
+        )
+        box.open()
+        return box
 
     # ---- device and closing ------------------------------------------------------------------
     def _on_device(self, device: str) -> None:

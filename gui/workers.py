@@ -266,6 +266,16 @@ def _drive(
             out.throw(JobCancelled())
 
 
+def hold_jobs_for_warm_up() -> None:
+    """From now on, jobs wait before they start until ``release_held_jobs`` (a warm-up that
+    is started as an ordinary job, later than its ``start``, says so here; GUI thread)."""
+    _WARMED.clear()
+
+
+def release_held_jobs() -> None:
+    _WARMED.set()
+
+
 def running_workers() -> list[str]:
     """Names of jobs still running in any runner (the test fixture fails a test that leaves
     one behind)."""

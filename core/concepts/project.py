@@ -17,6 +17,7 @@ import numpy as np
 from debias_studio.core.concepts.bank import ConceptBank, bank_from_dict, load_bank
 from debias_studio.core.concepts.cav import cav_from_folder, exemplar_files, model_image_embedder
 from debias_studio.core.concepts.discovery import DiscoveryParams, discover_arrays
+from debias_studio.core.concepts.probe import check_class_sizes
 from debias_studio.core.concepts.result import DiscoveryResult
 from debias_studio.core.concepts.text_cache import concept_text_vectors, text_cache_file
 from debias_studio.core.errors import StudioError
@@ -134,6 +135,7 @@ def discover(
 
     bank = resolve_bank(project, concepts)
     dataset = project.dataset
+    _check_labels(dataset, split)
     if run_id is not None and probabilities is None:
         probabilities = run_probabilities(project, run_id)
     embeddings = yield from delegate(
@@ -167,6 +169,15 @@ def discover(
     if store:
         store_discovery(project, result)
     return result
+
+
+def _check_labels(dataset: Any, split: str) -> None:
+    """Refuse a split without images or with one class before embedding anything (measured: a
+    one-class project embedded for 18 s before discovery said no)."""
+    labels = dataset.labels if split == "all" else dataset.labels[dataset.split_mask(split)]
+    if len(labels) == 0:
+        raise StudioError(f"The project has no usable images in the '{split}' split.")
+    check_class_sizes(labels, list(dataset.classes))
 
 
 def _scope(

@@ -25,9 +25,9 @@ from debias_studio.core.data.splits import SPLIT_CODES, SPLITS
 from debias_studio.core.errors import StudioError
 from debias_studio.core.export.frame import ConfounderView, ExportFrame
 from debias_studio.core.export.layout import Placement, imagefolder_plan
+from debias_studio.core.export.options import BALANCE_MODES
 
 FOLDER = "balanced"
-BALANCE_MODES = ("down", "up")
 
 
 @dataclass

@@ -23,12 +23,11 @@ from debias_studio.core.export.frame import build_frame, describe
 from debias_studio.core.export.layout import FOLDER as LAYOUT_FOLDER
 from debias_studio.core.export.layout import check_mode, imagefolder_plan, place_files
 from debias_studio.core.export.manifest import write_manifest, write_table
+from debias_studio.core.export.options import DEFAULT_FORMATS, FORMATS
 from debias_studio.core.export.report import build_report, render_html
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
 from debias_studio.core.store.project import Project
 
-FORMATS = ("manifest", "imagefolder", "balanced", "counterfactuals", "report")
-DEFAULT_FORMATS = ("manifest", "imagefolder", "report")
 EXPORT_JSON = "export.json"
 EXPORT_VERSION = 1
 

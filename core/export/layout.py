@@ -23,9 +23,9 @@ import pandas as pd
 
 from debias_studio.core.errors import StudioError
 from debias_studio.core.export.atomic import ExportTarget
+from debias_studio.core.export.options import LINK_MODES
 from debias_studio.core.jobs import CancelToken, Job, Progress
 
-LINK_MODES = ("copy", "hardlink", "symlink")
 FOLDER = "imagefolder"
 PROGRESS_EVERY = 2000
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')

@@ -41,8 +41,8 @@ import pandas as pd
 from debias_studio.core.data.dataset import Dataset, DatasetSpec, ImageProblem
 from debias_studio.core.errors import ProjectError, StudioError
 from debias_studio.core.store import lock as store_lock
+from debias_studio.core.store.folder import DB_NAME
 
-DB_NAME = "project.sqlite"
 SCHEMA_VERSION = 1
 
 _V1 = """

@@ -112,8 +112,7 @@ def load_train_data(
         raise StudioError("The project has no usable images to train on.")
     classes = list(dataset.classes)
     labels = dataset.labels
-    split = np.array(dataset.table["split"].map(SPLIT_CODES).fillna(EXCLUDED), dtype=np.int64)
-    split[excluded_mask(project)] = EXCLUDED
+    split = split_codes(project)
     values, value_names, kind = confounder_values(project, confounder)
     aligned = aligned_values(
         labels, values, counted_images(project), len(classes), len(value_names)
@@ -135,6 +134,15 @@ def load_train_data(
     return TrainData(
         inputs, labels, values, split, classes, value_names, confounder, kind, masks, aligned
     )
+
+
+def split_codes(project: Project) -> np.ndarray:
+    """SPLIT_CODES per image; EXCLUDED for images without a known split and the user's
+    exclusions."""
+    table = project.dataset.table
+    split = np.array(table["split"].map(SPLIT_CODES).fillna(EXCLUDED), dtype=np.int64)
+    split[excluded_mask(project)] = EXCLUDED
+    return split
 
 
 def confounder_values(project: Project, name: str | None) -> tuple[np.ndarray, list[str], str]:

@@ -15,6 +15,7 @@ from debias_studio.core.errors import JobCancelled, StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import finish_run, mark_running
+from debias_studio.core.train import preflight
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.data import TrainData, load_train_data
 from debias_studio.core.train.loop import DistContext, EpochCallback, fit
@@ -51,11 +52,15 @@ def train_run(
     cancel: CancelToken = NEVER_CANCELLED,
     on_epoch: EpochCallback | None = None,
     concepts: list[ConceptExemplars] | None = None,
+    check_features: bool = False,
 ) -> Job[RunResult]:
-    """Start a new run of ``config`` on ``project`` and train it to the end."""
+    """Start a new run of ``config`` on ``project`` and train it to the end. A project that
+    cannot train it is refused first (core.train.preflight); ``check_features`` also refuses a
+    head on frozen features that a quick probe finds near chance."""
     config.validate()
+    preflight.check_trainable(project, config)
     record = create_run(project, config)
-    return (yield from _execute(project, record, cancel, on_epoch, concepts, None))
+    return (yield from _execute(project, record, cancel, on_epoch, concepts, None, check_features))
 
 
 start_run = train_run
@@ -84,10 +89,13 @@ def _execute(
     on_epoch: EpochCallback | None,
     concepts: list[ConceptExemplars] | None,
     dist: DistContext | None,
+    check_features: bool = False,
 ) -> Job[RunResult]:
     config = record.config
     try:
         data = yield from load_run_data(project, config, cancel)
+        if check_features:
+            preflight.check_features(data, config)
         if config.method == "disc" and concepts is None:
             concepts = discovered_concepts(project, data)
         outcome = yield from fit(

@@ -1,0 +1,59 @@
+"""How long the app takes to show itself, measured from outside (``bench/startup.py``).
+
+With ``DEBIAS_STUDIO_STARTUP_PROBE=1`` the app prints ``window-painted <unix time> <cpu s>``
+when the main window is first painted and, when a project was asked for, ``project-painted
+<unix time> <cpu s>`` when the browser first paints it; then it closes the window, which quits.
+The bench subtracts the time at which it started the process, so the figures include the
+interpreter, every import and the event loop's start. The process's CPU time so far is the same
+work without the waiting a busy machine adds.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QWidget
+
+GIVE_UP_MS = 120_000
+
+
+class _FirstPaint(QObject):
+    """Calls ``on_paint`` once, at the first paint event of ``widget``."""
+
+    def __init__(self, widget: QWidget, on_paint: Any) -> None:
+        super().__init__(widget)
+        self._on_paint = on_paint
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._on_paint)  # after the paint, not in the middle of it
+        return False
+
+
+def report_first_paints(window: Any, expect_project: bool) -> None:
+    """Print the first paints of ``window`` (and of its browser, with a project), then quit."""
+
+    def window_painted() -> None:
+        _print("window-painted")
+        if not expect_project:
+            window.close()  # closing the last window quits, after the jobs are shut down
+
+    def project_painted() -> None:
+        _print("project-painted")
+        window.close()
+
+    window._startup_probes = [  # kept alive with the window
+        _FirstPaint(window, window_painted),
+        _FirstPaint(window.browser, project_painted),
+    ]
+    QTimer.singleShot(GIVE_UP_MS, window.close)
+
+
+def _print(event: str) -> None:
+    sys.stdout.write(f"{event} {time.time():.4f} {time.process_time():.3f}\n")
+    sys.stdout.flush()

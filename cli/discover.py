@@ -49,7 +49,7 @@ def _discover_command(subparsers: Any) -> None:
             "debias-studio discover ~/digits",
             "debias-studio discover ~/digits --json rows.json --top 20",
             "debias-studio discover ~/digits --truth color   # precision against a known column",
-            "debias-studio discover ~/birds --model ViT-B-32/openai --run 3",
+            "debias-studio discover ~/birds --model ViT-B-32/openai --run 20250511-093012-4f2a1c",
         ],
     )
     discover.add_argument("project", type=Path)

@@ -63,7 +63,7 @@ def _train_command(subparsers: Any) -> None:
             "--backbone cnn",
             "debias-studio train ~/birds --method balanced --balance groupdro "
             "--confounder place --model ViT-B-32/openai",
-            "debias-studio train ~/digits --resume 3",
+            "debias-studio train ~/digits --resume 20250511-093012-4f2a1c   # an id from runs",
         ],
     )
     train.add_argument("project", type=Path)

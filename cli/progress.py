@@ -42,9 +42,9 @@ class LineProgress:
         percent = self._percent(progress)
         if phase != self._phase:
             self._phase = phase
-            self._write(progress, percent)
+            self._log_line(progress, percent)
         elif progress.total > 0 and percent >= self._next_percent:
-            self._write(progress, percent)
+            self._log_line(progress, percent)
         if progress.total > 0:
             self._next_percent = self._crossed(progress) + self.step
 
@@ -58,7 +58,7 @@ class LineProgress:
             return 0
         return min(100, int(100 * progress.done / progress.total))
 
-    def _write(self, progress: Progress, percent: int) -> None:
+    def _log_line(self, progress: Progress, percent: int) -> None:
         amount = f"{percent}% ({progress.done}/{progress.total})" if progress.total > 0 else "..."
         message = f" {progress.message}" if progress.message else ""
         elapsed = time.monotonic() - self.started

@@ -11,6 +11,7 @@ import pytest
 
 import debias_studio.core.embed.engine as embed
 from debias_studio.cli import main
+from debias_studio.core.store.confounders import read_rows
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import list_runs
 from tests.cli.projects import table_project, three_splits, use_embeddings
@@ -52,7 +53,7 @@ def test_a_misspelt_concept_is_refused_with_a_suggestion(
     assert main([*args, "--concept", "bleu"]) == 1
     assert "did you mean 'blue'?" in capsys.readouterr().err
     with Project.open(folder) as project:
-        assert project.query("SELECT COUNT(*) FROM confounders")[0][0] == 0
+        assert read_rows(project) == []
 
 
 def test_free_text_concepts_are_allowed_when_asked_for(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QScrollArea,
     QStackedWidget,
     QWidget,

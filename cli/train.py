@@ -34,11 +34,13 @@ methods (--method):
   disc            DISC's cure: mixes in exemplars of the discovered concepts
 
 backbones (--backbone):
-  head  a linear head on frozen CLIP embeddings (fast; only as good as the
-        features: the demo CLIP knows colours and backgrounds, not digit or
-        object shapes, so use cnn on the demos)
-  cnn   a small CNN trained from scratch on the pixels (the demos' choice)
-  clip  fine-tunes the last --clip-blocks blocks of the CLIP image tower
+  head          a linear head on frozen CLIP embeddings (fast; only as good as the
+                features: the demo CLIP knows colours and backgrounds, not digit or
+                object shapes, so use cnn on the demos)
+  cnn           a small CNN trained from scratch on the pixels (the demos' choice)
+  clip          fine-tunes the last --clip-blocks blocks of the CLIP image tower
+  efficientnet  EfficientNet-Lite0 with ImageNet weights, frozen by default (its
+                features are computed once; --clip-blocks N fine-tunes its last N)
 
 Before any work, a run on one class or on a split without images is refused; with the
 head backbone, a quick probe checks that the frozen features tell the classes apart at

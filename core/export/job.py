@@ -16,14 +16,14 @@ from typing import Any
 
 from debias_studio.core.errors import JobCancelled, StudioError
 from debias_studio.core.export.atomic import ExportTarget, check_not_inside, check_target, disk_full
-from debias_studio.core.export.balanced import BALANCE_MODES, balanced_plan
 from debias_studio.core.export.balanced import FOLDER as BALANCED_FOLDER
+from debias_studio.core.export.balanced import balanced_plan
 from debias_studio.core.export.counterfactual_images import export_counterfactuals
 from debias_studio.core.export.frame import build_frame, describe
 from debias_studio.core.export.layout import FOLDER as LAYOUT_FOLDER
 from debias_studio.core.export.layout import check_mode, imagefolder_plan, place_files
 from debias_studio.core.export.manifest import write_manifest, write_table
-from debias_studio.core.export.options import DEFAULT_FORMATS, FORMATS
+from debias_studio.core.export.options import BALANCE_MODES, DEFAULT_FORMATS, FORMATS
 from debias_studio.core.export.report import build_report, render_html
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
 from debias_studio.core.store.project import Project

@@ -142,7 +142,7 @@ def environment(work: Path) -> dict[str, str]:
 
 
 def demo_project(work: Path) -> Path:
-    from debias_studio.core.demo import create_demo_project
+    from debias_studio.core.demo.project import create_demo_project
     from debias_studio.core.jobs import run_quiet
 
     folder = work / "digits"

@@ -177,14 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--baseline-python", help="interpreter of the checkout to compare with")
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
-    env = environment(work)
-    project = demo_project(work)
     sides = {"ours": (sys.executable, bad_path_seconds, window_ours)}
     if args.baseline_python:
         sides["baseline"] = (args.baseline_python, bad_path_baseline, window_baseline)
     load_before = os.getloadavg()[0]
-    figures = measure(args.repeat, sides, project, env)
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as folder:
+        work = Path(folder)
+        env = environment(work)
+        figures = measure(args.repeat, sides, demo_project(work), env)
     result = {
         **figures["ours"],
         "targets": TARGETS,

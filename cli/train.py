@@ -185,6 +185,12 @@ def _train(args: argparse.Namespace) -> int:
         f"{test['worst_group_acc']:.3f}, unbiased {test['unbiased_acc']:.3f} "
         f"(model chosen on validation worst-group, epoch {result.metrics['best_epoch'] + 1})."
     )
+    unreadable = result.metrics.get("unreadable_images")
+    if unreadable:
+        print(
+            f"{unreadable['count']} images could not be read and were left out "
+            f"(for example {unreadable['examples'][0]})."
+        )
     return 0
 
 

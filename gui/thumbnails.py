@@ -146,19 +146,19 @@ class ThumbnailLoader(QObject):
         self.pool.waitForDone(timeout_ms)
 
     # ---- worker side -------------------------------------------------------------------------
-    def _next(self) -> tuple[int, int, Path, Path | None] | None:
+    def _next(self) -> tuple[int, int, Path, str, Path | None] | None:
         with self._lock:
             if not self._queue:
                 self._drainers -= 1
                 return None
             image_id, _ = self._queue.popitem(last=True)
-            path = self._root / str(self._paths[image_id])
+            relative = str(self._paths[image_id])
             cache_file = None
             if self._cache_dir is not None:
                 cache_file = self._cache_dir / _cache_name(
                     str(self._paths[image_id]), str(self._keys[image_id]), self.size
                 )
-            return self._generation, image_id, path, cache_file
+            return self._generation, image_id, self._root, relative, cache_file
 
     def _deliver(self, generation: int, image_id: int, image: QImage | None) -> None:
         self._carrier.decoded.emit(generation, image_id, image)
@@ -199,20 +199,21 @@ class _Drainer(QRunnable):
             item = loader._next()
             if item is None:
                 return
-            generation, image_id, path, cache_file = item
-            image = make_thumbnail(path, cache_file, loader.size)
+            generation, image_id, root, path, cache_file = item
+            image = make_thumbnail(root, path, cache_file, loader.size)
             loader._deliver(generation, image_id, image)
 
 
-def make_thumbnail(source: Path, cache_file: Path | None, size: int) -> QImage | None:
-    """Decode one thumbnail (worker thread): from the disk cache when there, else from the image
-    (reduced-size JPEG decode), writing the disk cache on the way. None if unreadable."""
+def make_thumbnail(root: Path, relative: str, cache_file: Path | None, size: int) -> QImage | None:
+    """Decode one thumbnail of the dataset file ``relative`` (worker thread): from the disk cache
+    when there, else from the image (reduced-size JPEG decode, through the engine's containment
+    check), writing the disk cache on the way. None if unreadable or outside the dataset."""
     if cache_file is not None and cache_file.is_file():
         image = QImage(str(cache_file))
         if not image.isNull():
             return image
     try:
-        picture = open_image(source, min_side=size)
+        picture = open_image(root, relative, min_side=size)
     except (ImageReadError, OSError, ValueError):
         return None
     picture.thumbnail((size, size), Image.Resampling.BILINEAR)

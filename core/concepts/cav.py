@@ -113,7 +113,7 @@ def model_image_embedder(loaded: object, batch_size: int = 32) -> ImageEmbedder:
             tensors, rows = [], []
             for i, path in enumerate(files[start : start + batch_size], start=start):
                 try:
-                    image = open_image(path, min_side=size)
+                    image = open_image(path.parent, path.name, min_side=size)
                 except ImageReadError:
                     continue
                 tensors.append(loaded.preprocess(image))  # type: ignore[attr-defined]

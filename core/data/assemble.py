@@ -22,7 +22,7 @@ from debias_studio.core.data.problems import PROBLEM_KINDS, ImageProblem
 from debias_studio.core.data.rootpaths import DatasetRoot, relative_to_root
 from debias_studio.core.data.scan import FolderScan
 from debias_studio.core.data.splits import assign_splits
-from debias_studio.core.data.validate import check_files
+from debias_studio.core.data.validate import FileCheck, check_files
 from debias_studio.core.errors import DatasetError
 from debias_studio.core.jobs import CancelToken, Job
 
@@ -87,6 +87,11 @@ def manifest_entries(
         zip(rows["path"].tolist(), rows["label"].tolist(), rows["mask"].tolist(), strict=True)
     ):
         where = manifest.where(i)
+        odd = manifest.bad_rows.get(i)
+        if odd is not None:
+            kind, detail = odd
+            problems.append((i, ImageProblem(raw or f"({where})", kind, f"{detail} ({where})")))
+            continue
         if not raw:
             problems.append((i, ImageProblem(f"({where})", "missing", f"no path given ({where})")))
             continue
@@ -144,7 +149,7 @@ def check_entries(
         else:
             problem = ImageProblem(entries.paths[k], check.problem, check.detail)
             problems.append((entries.positions[k], problem))
-    masks = yield from _checked_masks(entries, good, base, decode_check, problems, cancel)
+    masks = yield from _checked_masks(entries, good, checks, base, decode_check, problems, cancel)
     problems.sort(key=lambda item: item[0])
     found = [p for _, p in problems]
     if not good:
@@ -176,31 +181,50 @@ def check_entries(
 def _checked_masks(
     entries: Entries,
     good: list[int],
+    image_checks: list[FileCheck],
     base: DatasetRoot,
     decode_check: bool,
     problems: list[tuple[int, ImageProblem]],
     cancel: CancelToken,
 ) -> Job[list[str]]:
-    """The mask path of each good image, "" where it has none or its mask is unusable.
+    """The mask path of each good image, "" where it has none or its mask is unusable: a file
+    that cannot be read (reported once, for the first image using it) or a mask whose size is
+    not its image's size (reported per image: a stretched mask would cut the object wrongly).
 
     A bad mask is reported but keeps its image: the mask only matters for background swaps."""
     masks = [entries.masks[k] for k in good]
-    first_user: dict[str, int] = {}
-    for k, mask in zip(good, masks, strict=True):
-        if mask:
-            first_user.setdefault(mask, k)
-    unique = list(first_user)
+    unique = list(dict.fromkeys(mask for mask in masks if mask))
     if not unique:
         return masks
     checks = yield from check_files(unique, base, decode=decode_check, cancel=cancel, what="masks")
-    bad = set()
-    for mask, check in zip(unique, checks, strict=True):
-        if not check.ok:
-            bad.add(mask)
-            k = first_user[mask]
-            detail = f"mask of {entries.paths[k]}: {check.detail}"
-            problems.append((entries.positions[k], ImageProblem(mask, check.problem, detail)))
-    return ["" if mask in bad else mask for mask in masks]
+    mask_checks = dict(zip(unique, checks, strict=True))
+    reported: set[str] = set()
+    kept = []
+    for k, mask in zip(good, masks, strict=True):
+        check = mask_checks.get(mask)
+        problem = None
+        if check is None:
+            pass
+        elif not check.ok:
+            if mask not in reported:
+                reported.add(mask)
+                problem = ImageProblem(
+                    mask, check.problem, f"mask of {entries.paths[k]}: {check.detail}"
+                )
+        elif (check.width, check.height) != (image_checks[k].width, image_checks[k].height):
+            problem = _mask_size_problem(mask, entries.paths[k], check, image_checks[k])
+        if problem is not None:
+            problems.append((entries.positions[k], problem))
+        kept.append(mask if check is not None and check.ok and problem is None else "")
+    return kept
+
+
+def _mask_size_problem(mask: str, image: str, check: FileCheck, of: FileCheck) -> ImageProblem:
+    detail = (
+        f"mask of {image} is {check.width}x{check.height} pixels but the image is "
+        f"{of.width}x{of.height}; the image is kept without a mask"
+    )
+    return ImageProblem(mask, "mask_size", detail)
 
 
 def unknown_label(path: str, label: str, where: str) -> ImageProblem:

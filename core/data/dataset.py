@@ -94,9 +94,13 @@ class Dataset:
         return (self.table["split"] == split).to_numpy()
 
     def image_path(self, index: int) -> Path:
+        """Where image ``index`` is, for showing it; to read it use ``core.data.imageio`` with
+        ``root`` and the table's path (the containment check happens at the moment of opening)."""
         return self.root / str(self.table["path"].iat[index])
 
     def mask_path(self, index: int) -> Path | None:
+        """Where the mask of image ``index`` is, for showing it (read it with
+        ``core.data.masks.read_mask``)."""
         if "mask" not in self.table.columns:
             return None
         value = self.table["mask"].iat[index]

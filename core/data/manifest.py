@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from debias_studio.core.data.manifest_text import read_csv_text, unique_names
 from debias_studio.core.errors import DatasetError
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -56,6 +57,15 @@ _NOT_ATTRIBUTE = re.compile(
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
 
+MISSING_SPELLINGS = frozenset(
+    {"nan", "-nan", "+nan", "<na>", "nat", "null", "#n/a", "#n/a n/a", "#na", "n/a"}
+    | {"-1.#ind", "1.#ind", "-1.#qnan", "1.#qnan"}
+)
+"""How tools write a missing value (compared case-insensitively): a label spelled so is a
+missing label, not a class. "NA" and "None" are not among them: both are real class names
+(no finding, not applicable) in datasets we know."""
+
+
 @dataclass
 class Manifest:
     """A manifest's rows with our column names (path, label, split, mask, then the others)."""
@@ -65,6 +75,9 @@ class Manifest:
     attributes: list[str]
     extra_columns: list[str]  # every kept column, attributes included, in manifest order
     first_row: int  # the number a user sees for rows[0] (2 in a CSV: line 1 is the header)
+    bad_rows: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Row -> (problem kind, detail): a line that could not be read, or a path, label or mask
+    cell that is not one usable value (a list, a NUL byte, a label spelled as missing)."""
 
     def where(self, index: int) -> str:
         return f"{self.source.name} row {index + self.first_row}"
@@ -86,13 +99,19 @@ def read_manifest(path: Path) -> Manifest:
             f"The manifest {path.name} is not a CSV or Parquet file "
             f"(expected {', '.join(MANIFEST_SUFFIXES)})."
         )
-    frame = _read_table(path, suffix)
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame, bad_rows = _read_table(path, suffix)
+    frame.columns = unique_names([str(c) for c in frame.columns])
     chosen = _choose_columns(list(frame.columns), path)
     rows = pd.DataFrame(index=range(len(frame)))
     for ours in ("path", "label", "split", "mask"):
         column = chosen.get(ours)
-        rows[ours] = _as_text(frame[column]) if column else [""] * len(frame)
+        if column is None:
+            rows[ours] = [""] * len(frame)
+            continue
+        rows[ours] = _as_text(frame[column])
+        if ours != "split":
+            for i, why in _odd_cells(frame[column], ours).items():
+                bad_rows.setdefault(i, why)
     extras: list[str] = []
     attributes: list[str] = []
     for column in frame.columns:
@@ -105,27 +124,18 @@ def read_manifest(path: Path) -> Manifest:
         if _looks_like_attribute(name, values):
             attributes.append(name)
     first_row = 2 if suffix in (".csv", ".tsv") else 1
-    return Manifest(path, rows, attributes, extras, first_row)
+    return Manifest(path, rows, attributes, extras, first_row, dict(sorted(bad_rows.items())))
 
 
-def _read_table(path: Path, suffix: str) -> pd.DataFrame:
+def _read_table(path: Path, suffix: str) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
+    if suffix in (".csv", ".tsv"):
+        table = read_csv_text(path, tabs=suffix == ".tsv")
+        return table.frame, {i: ("bad_row", why) for i, why in table.bad_rows.items()}
     try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(
-            path,
-            sep="\t" if suffix == ".tsv" else ",",
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",  # Excel writes a byte-order mark
-            skipinitialspace=True,
-        )
-    except pd.errors.EmptyDataError as exc:
-        raise DatasetError(f"The manifest {path.name} is empty.") from exc
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"The manifest {path.name} is not UTF-8 text.") from exc
-    except (pd.errors.ParserError, ValueError, OSError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return pd.read_parquet(path), {}
+    except Exception as exc:  # pyarrow raises its own kinds for every sort of damage
+        text = str(exc).strip()
+        first_line = text.splitlines()[0] if text else type(exc).__name__
         raise DatasetError(f"Cannot read the manifest {path.name}: {first_line}.") from exc
 
 
@@ -173,6 +183,28 @@ def _cell_text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace").strip()
     return str(value).strip()
+
+
+def _odd_cells(column: pd.Series, ours: str) -> dict[int, tuple[str, str]]:
+    """Rows whose ``ours`` cell (path, label or mask) is not one usable value."""
+    kind = "bad_label" if ours == "label" else "bad_row"
+    odd: dict[int, tuple[str, str]] = {}
+    for i, value in enumerate(column.tolist()):
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", errors="replace")
+        if isinstance(value, str):
+            if "\x00" in value:
+                odd[i] = (kind, f"its {ours} holds a NUL byte")
+            elif ours == "label" and value.strip().casefold() in MISSING_SPELLINGS:
+                odd[i] = (kind, f"its label {value.strip()!r} is how a missing value is written")
+        elif value is not None and not pd.api.types.is_scalar(value):
+            shown = _short(repr(value.tolist() if hasattr(value, "tolist") else value))
+            odd[i] = (kind, f"its {ours} is a list ({shown}); one {ours} per image is expected")
+    return odd
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _looks_like_attribute(name: str, values: list[str]) -> bool:

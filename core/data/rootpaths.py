@@ -2,8 +2,8 @@
 
 A manifest is data from someone else: a path such as ``../../etc/passwd``, an absolute path to
 another disk, or a symbolic link that points out of the dataset must never be read. We check twice:
-lexically when the path is read (``relative_to_root``), and on the real file system just before a
-file is opened (``escapes_root``), which also catches links.
+lexically when the path is read (``relative_to_root``), and on the real file system at the moment
+a file is opened (``core.data.access.open_dataset_file``), which also catches links.
 """
 
 from __future__ import annotations
@@ -62,12 +62,6 @@ def relative_to_root(raw: str, root: DatasetRoot) -> str | None:
     if not is_within(full, root.given) or full == root.given:
         return None
     return _posix(os.path.relpath(full, root.given))
-
-
-def escapes_root(relative: str, root: DatasetRoot) -> str | None:
-    """Where ``relative`` really leads when a symbolic link takes it out of the root, else None."""
-    real = os.path.realpath(root.full_path(relative))
-    return None if is_within(real, root.real) else real
 
 
 def _posix(path: str) -> str:

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 from debias_studio.core.data.imageio import MAX_PIXELS, ImageReadError, check_image
-from debias_studio.core.data.rootpaths import DatasetRoot, escapes_root
+from debias_studio.core.data.rootpaths import DatasetRoot
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 
 CHUNK = 256
@@ -25,12 +24,15 @@ CHUNK = 256
 
 @dataclass(frozen=True)
 class FileCheck:
-    """Result for one file: its fingerprint, or the problem that makes it unusable."""
+    """Result for one file: its fingerprint and size as shown, or the problem that makes it
+    unusable."""
 
     size: int = -1
     mtime_ns: int = -1
     problem: str = ""
     detail: str = ""
+    width: int = 0
+    height: int = 0
 
     @property
     def ok(self) -> bool:
@@ -45,22 +47,10 @@ def default_workers() -> int:
 def inspect_file(
     relative: str, root: DatasetRoot, *, decode: bool = True, max_pixels: int = MAX_PIXELS
 ) -> FileCheck:
-    """Check one file (path relative to ``root``). Never raises for a bad file."""
-    outside = escapes_root(relative, root)
-    if outside is not None:
-        return FileCheck(
-            problem="outside_root", detail=f"is a link to {outside}, outside the dataset folder"
-        )
-    path = Path(root.full_path(relative))
+    """Check one file (path relative to ``root``, opened through ``core.data.access``). Never
+    raises for a bad file."""
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        detail = "is a broken link" if path.is_symlink() else "file not found"
-        return FileCheck(problem="missing", detail=detail)
-    except OSError as exc:
-        return FileCheck(problem="unreadable", detail=f"cannot read ({exc.strerror or exc})")
-    try:
-        check_image(path, max_pixels=max_pixels, decode=decode)
+        info = check_image(root, relative, max_pixels=max_pixels, decode=decode)
     except ImageReadError as exc:
         return FileCheck(problem=exc.problem, detail=exc.detail)
     except Exception as exc:
@@ -68,7 +58,7 @@ def inspect_file(
         return FileCheck(
             problem="unreadable", detail=f"cannot decode ({type(exc).__name__}: {exc})"
         )
-    return FileCheck(size=int(info.st_size), mtime_ns=int(info.st_mtime_ns))
+    return FileCheck(size=info.size, mtime_ns=info.mtime_ns, width=info.width, height=info.height)
 
 
 def check_files(

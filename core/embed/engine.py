@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from debias_studio.core.data.dataset import ImageProblem
+from debias_studio.core.data.rootpaths import DatasetRoot
 from debias_studio.core.embed.cache import CachedEmbeddings, CacheWriter, model_folder, read_cache
 from debias_studio.core.embed.loader import ImageFiles, make_loader
 from debias_studio.core.errors import JobCancelled
@@ -158,12 +159,13 @@ def embed_project(
                 index.loc[ids, "done"] = True
 
             yield from embed_files(
-                [files[i] for i in todo],
+                [paths[i] for i in todo],
                 loaded,
                 sink,
                 batch_size=batch_size,
                 num_workers=num_workers,
                 cancel=cancel,
+                root=DatasetRoot.of(dataset.root),
             )
     except JobCancelled:
         writer.commit(index)  # keep what was computed; the next run continues from there
@@ -184,12 +186,18 @@ def embed_files(
     num_workers: int | None = None,
     cancel: CancelToken = NEVER_CANCELLED,
     encoder: ImageEncoder | None = None,
+    root: DatasetRoot | None = None,
 ) -> Job[ImageEncoder | None]:
-    """Embed image files batch by batch, handing each batch to ``sink``; returns the encoder."""
+    """Embed image files batch by batch, handing each batch to ``sink``; returns the encoder.
+
+    ``files`` are relative to the dataset folder ``root`` (opened through its containment
+    check); without ``root`` they are full paths."""
     if not files:
         return encoder
     size = loaded.image_size
-    dataset = ImageFiles(files, loaded.preprocess, min_side=size, shape=_input_shape(loaded))
+    dataset = ImageFiles(
+        files, loaded.preprocess, min_side=size, shape=_input_shape(loaded), root=root
+    )
     loader = make_loader(
         dataset,
         batch_size=batch_size,

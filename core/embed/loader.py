@@ -3,7 +3,9 @@
 The workers keep decoding off the threads that run the model: each worker opens a file with
 ``core.data.imageio.open_image`` at reduced size (JPEG draft mode: the DCT scale that still covers
 the model's input side) and applies the model's own preprocess. A file that cannot be decoded
-becomes a zero tensor plus a problem code, so one bad image never stops a batch.
+becomes a zero tensor plus a problem code, so one bad image never stops a batch. Paths are
+relative to the dataset folder ``root`` and opened through its containment check (a file
+replaced by a link out of the dataset is refused, not embedded).
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from debias_studio.core.data.imageio import ImageReadError, open_image
+from debias_studio.core.data.rootpaths import DatasetRoot
 
 
 class ImageFiles(Dataset[tuple[int, torch.Tensor, str, str]]):
@@ -29,7 +31,9 @@ class ImageFiles(Dataset[tuple[int, torch.Tensor, str, str]]):
         preprocess: Callable[[Any], torch.Tensor],
         min_side: int,
         shape: tuple[int, int, int],
+        root: DatasetRoot | None = None,
     ) -> None:
+        self.root = root  # None: ``paths`` are full paths, each checked against its own folder
         self.paths = list(paths)
         self.preprocess = preprocess
         self.min_side = min_side
@@ -40,7 +44,11 @@ class ImageFiles(Dataset[tuple[int, torch.Tensor, str, str]]):
 
     def __getitem__(self, i: int) -> tuple[int, torch.Tensor, str, str]:
         try:
-            image = open_image(Path(self.paths[i]), min_side=self.min_side)
+            if self.root is None:
+                folder, name = os.path.split(self.paths[i])
+                image = open_image(folder, name, min_side=self.min_side)
+            else:
+                image = open_image(self.root, self.paths[i], min_side=self.min_side)
             tensor = self.preprocess(image)
         except ImageReadError as exc:
             return i, torch.zeros(self.shape), exc.problem, exc.detail

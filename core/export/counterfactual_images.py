@@ -5,8 +5,8 @@ The generators are the training engine's (core.train.counterfactuals: colour re-
 background swap by mask compositing, exemplar mixup), fitted the same way - on a seeded sample of
 training images - so an exported counterfactual is what the counterfactual cure trains on. Images
 are decoded in chunks behind that fixed fitting sample, so memory stays bounded whatever the
-dataset size. Images are rendered square at ``size`` pixels (default: the first image's larger
-side, at most ``MAX_SIDE``).
+dataset size. Images are rendered square at ``size`` pixels (default: the median longer side of a
+sample of the fitting images, at most ``MAX_SIDE``).
 
 Output per confounder: ``counterfactuals/<confounder>/<split>/<class>/<stem>__<value>.png`` and
 ``counterfactuals/<confounder>/manifest.csv`` (path, label, split, the confounder's *new* value,
@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from debias_studio.core.data.imageio import ImageReadError, open_image
+from debias_studio.core.data.access import as_root
 from debias_studio.core.data.masks import read_mask
 from debias_studio.core.data.splits import SPLIT_CODES, TRAIN
 from debias_studio.core.errors import StudioError
@@ -35,7 +35,7 @@ from debias_studio.core.export.manifest import write_table
 from debias_studio.core.jobs import CancelToken, Job, Progress, run_quiet
 from debias_studio.core.store.project import Project
 from debias_studio.core.train.counterfactuals import choose_generator
-from debias_studio.core.train.data import TrainData, load_images
+from debias_studio.core.train.data import TrainData, load_images, typical_side
 
 FOLDER = "counterfactuals"
 MAX_SIDE = 256
@@ -79,8 +79,8 @@ def export_counterfactuals(
         raise StudioError(
             f"No kept training image has a known '{view.name}' value to fit counterfactuals on."
         )
-    side = size or _native_side(dataset.image_path(int(fit_ids[0])))
     paths = dataset.table["path"].astype(str).tolist()
+    side = size or _native_side(dataset.root, [paths[i] for i in fit_ids])
     yield Progress(0, len(sources), f"fitting {view.name} counterfactuals")
     fit_pixels, fit_bad = yield from load_images(
         dataset.root, [paths[i] for i in fit_ids], side, cancel
@@ -186,12 +186,11 @@ def _fit_sample(mask: np.ndarray, seed: int) -> np.ndarray:
     return ids
 
 
-def _native_side(path: Path) -> int:
-    try:
-        image = open_image(path)
-    except ImageReadError as exc:
-        raise StudioError(f"Cannot read {path} to size the counterfactuals: {exc}") from exc
-    return min(MAX_SIDE, max(image.size))
+def _native_side(root: Path, paths: list[str]) -> int:
+    side = typical_side(root, paths)
+    if side is None:
+        raise StudioError("None of the training images could be read to size the counterfactuals.")
+    return min(MAX_SIDE, side)
 
 
 def _masks(project: Project, ids: np.ndarray, side: int) -> torch.Tensor | None:
@@ -200,10 +199,11 @@ def _masks(project: Project, ids: np.ndarray, side: int) -> torch.Tensor | None:
     dataset = project.dataset
     if "mask" not in dataset.table.columns or not (dataset.table["mask"] != "").any():
         return None
+    base = as_root(dataset.root)
+    relatives = dataset.table["mask"].fillna("").astype(str).tolist()
     out = torch.zeros((len(ids), 1, side, side), dtype=torch.uint8)
     for row, image_id in enumerate(ids.tolist()):
-        path = dataset.mask_path(image_id)
-        mask = read_mask(path, side) if path is not None else None
+        mask = read_mask(base, relatives[image_id], side)
         if mask is not None:
             out[row, 0] = torch.from_numpy(mask)
     return out

@@ -14,13 +14,15 @@ from __future__ import annotations
 import errno
 import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from debias_studio.core.data.access import DatasetPath, place_dataset_file
+from debias_studio.core.data.problems import ImageReadError
+from debias_studio.core.data.rootpaths import DatasetRoot
 from debias_studio.core.errors import StudioError
 from debias_studio.core.export.atomic import ExportTarget
 from debias_studio.core.export.options import LINK_MODES
@@ -33,9 +35,10 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 @dataclass
 class Placement:
-    """One file to put into the export: the source and its path relative to the export root."""
+    """One file to put into the export: the dataset file and its path relative to the export
+    root. The source is a ``DatasetPath`` so that placing it passes the containment check."""
 
-    source: str
+    source: DatasetPath
     relative: str
 
 
@@ -78,9 +81,9 @@ def imagefolder_plan(
     folders = [f"{s}/{c}" for s, c in zip(split_dirs, class_dirs, strict=True)]
     names = unique_names(folders, kept["path"].astype(str).tolist(), kept["image_id"].tolist())
     relative = [f"{f}/{n}" for f, n in zip(folders, names, strict=True)]
-    base = str(root)
+    base = DatasetRoot.of(Path(root))
     placements = [
-        Placement(os.path.join(base, str(src)), f"{folder}/{rel}")
+        Placement(DatasetPath(base, str(src)), f"{folder}/{rel}")
         for src, rel in zip(kept["path"], relative, strict=True)
     ]
     manifest = kept.drop(columns=["excluded", "excluded_reason"])
@@ -93,7 +96,7 @@ def imagefolder_plan(
             _with_suffix(r, str(m)) for r, m in zip(mask_rel, manifest["mask"], strict=True)
         ]
         placements += [
-            Placement(os.path.join(base, str(src)), f"{folder}/{rel}")
+            Placement(DatasetPath(base, str(src)), f"{folder}/{rel}")
             for src, rel in zip(manifest["mask"], mask_rel, strict=True)
             if rel
         ]
@@ -127,17 +130,21 @@ def place_files(
     return total
 
 
-def place_file(source: str | Path, dest: str | Path, mode: str) -> None:
-    """Put ``source`` at ``dest`` as a copy, hard link or symbolic link."""
+def place_file(source: DatasetPath, dest: str | Path, mode: str) -> None:
+    """Put the dataset file ``source`` at ``dest`` as a copy, hard link or symbolic link, through
+    the dataset's one door (``core.data.access``): a file that has gone, or that now leads out of
+    the dataset folder, stops the export with a sentence naming it."""
     try:
-        if mode == "symlink":
-            os.symlink(os.path.abspath(source), dest)
-        elif mode == "hardlink":
-            os.link(source, dest)
-        else:
-            shutil.copyfile(source, dest)
-    except FileNotFoundError as exc:
-        raise StudioError(f"The image {source} has gone missing since the project opened.") from exc
+        place_dataset_file(source, dest, mode)
+    except ImageReadError as exc:
+        if exc.problem == "missing":
+            raise StudioError(
+                f"The image {source} has gone missing since the project opened."
+            ) from exc
+        raise StudioError(
+            f"Cannot export {source.relative!r} of the dataset {source.root.given}: {exc.detail}; "
+            "nothing was exported (exclude that image, or open the dataset again)."
+        ) from exc
     except OSError as exc:
         if mode == "hardlink" and exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK):
             raise StudioError(

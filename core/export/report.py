@@ -228,8 +228,8 @@ def _discovery_figures(report: Report, project: Project) -> None:
             )
         )
         for k, entry in enumerate(entries):
-            paths = [project.dataset.image_path(i) for i in entry["exemplars"]]
-            strip = draw.image_strip(paths)
+            paths = [str(project.dataset.table["path"].iat[i]) for i in entry["exemplars"]]
+            strip = draw.image_strip(project.dataset.root, paths)
             report.figures.append(
                 Figure(
                     f"exemplars-{name}-{k}",

@@ -161,15 +161,20 @@ def count_matrix(
     return image
 
 
-def image_strip(paths: Sequence[Path], side: int = 56, gap: int = 3) -> Image.Image | None:
-    """Thumbnails side by side (unreadable files are skipped; None when none could be read)."""
+def image_strip(
+    root: Path, relatives: Sequence[str], side: int = 56, gap: int = 3
+) -> Image.Image | None:
+    """Thumbnails of dataset files side by side (unreadable files, and files that lead out of
+    the dataset folder, are skipped; None when none could be read)."""
+    from debias_studio.core.data.access import as_root
     from debias_studio.core.data.imageio import ImageReadError, open_image
 
+    base = as_root(root)
     tiles = []
-    for path in paths:
+    for relative in relatives:
         try:
-            tile = open_image(path, min_side=side)
-        except (ImageReadError, OSError):
+            tile = open_image(base, relative, min_side=side)
+        except ImageReadError:
             continue
         tile.thumbnail((side, side))
         tiles.append(tile)

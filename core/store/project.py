@@ -38,6 +38,7 @@ from typing import Any
 
 import pandas as pd
 
+from debias_studio.core.data.access import stored_path_problems
 from debias_studio.core.data.dataset import Dataset, DatasetSpec, ImageProblem
 from debias_studio.core.errors import ProjectError, StudioError
 from debias_studio.core.store import lock as store_lock
@@ -353,6 +354,9 @@ class Project:
         if "mask" in table.columns:
             table["mask"] = table["mask"].fillna("")
         problems = [ImageProblem(*row) for row in self._rows("SELECT * FROM problems")]
+        # A project may come from someone else: paths that lead out are reported, never read.
+        known = set(problems)
+        problems += [p for p in stored_path_problems(table) if p not in known]
         return Dataset(
             root=root,
             table=table,

@@ -7,8 +7,8 @@ every method reads the same pixels; frozen-feature runs read the cached CLIP emb
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -18,7 +18,8 @@ from debias_studio.core.annotate.confounders import list_confounders
 from debias_studio.core.annotate.groups import aligned_values, counted_images
 from debias_studio.core.annotate.kinds import KIND_BY_COLUMN
 from debias_studio.core.annotate.overrides import assignments
-from debias_studio.core.data.imageio import ImageReadError, open_image
+from debias_studio.core.data.access import RootLike, as_root
+from debias_studio.core.data.imageio import ImageReadError, check_image, open_image
 from debias_studio.core.data.masks import read_mask
 from debias_studio.core.data.splits import SPLIT_CODES, TRAIN, VAL
 from debias_studio.core.errors import StudioError
@@ -26,6 +27,10 @@ from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 from debias_studio.core.store.exclusions import excluded_mask
 from debias_studio.core.store.project import Project
 
+CNN_MIN_SIDE, CNN_MAX_SIDE, CNN_DEFAULT_SIDE = 8, 64, 32
+"""Input side of the small CNN: never below what its two 2x poolings need, never above 64 px."""
+SIZE_SAMPLE = 64
+"""Images whose headers are read to choose the CNN's input side."""
 EXCLUDED = -1
 
 
@@ -59,6 +64,9 @@ class TrainData:
     run sets it); None: from this data's training rows."""
     bank: CounterfactualBank | None = None
     """Pre-rendered counterfactual features, when the inputs are a frozen tower's features."""
+    unreadable: list[str] = field(default_factory=list)
+    """Paths of the images left out because they could not be read (or lead out of the
+    dataset folder): the run reports them instead of failing on them."""
 
     @property
     def is_images(self) -> bool:
@@ -118,22 +126,23 @@ def load_train_data(
         labels, values, counted_images(project), len(classes), len(value_names)
     )
     masks = None
+    paths = dataset.table["path"].astype(str).tolist()
     if backbone == "head":
         inputs, valid = yield from _embeddings(project, model_name, device, cancel)
-        split[~valid] = EXCLUDED
+        bad = ~valid
     else:
         size = image_size or _default_size(project, backbone, model_name)
-        inputs, bad = yield from load_images(
-            dataset.root, list(dataset.table["path"]), size, cancel
-        )
-        split[bad] = EXCLUDED
+        inputs, bad = yield from load_images(dataset.root, paths, size, cancel)
         masks = yield from _masks(project, size, cancel)
+    split[bad] = EXCLUDED
     for name in (TRAIN, VAL):
         if not np.any(split == SPLIT_CODES[name]):
             raise StudioError(f"The project has no {name} images; a run needs train and val.")
-    return TrainData(
+    data = TrainData(
         inputs, labels, values, split, classes, value_names, confounder, kind, masks, aligned
     )
+    data.unreadable = [paths[i] for i in np.flatnonzero(bad)]
+    return data
 
 
 def split_codes(project: Project) -> np.ndarray:
@@ -189,14 +198,38 @@ def _default_size(project: Project, backbone: str, model_name: str) -> int:
         from debias_studio.core.models.registry import load_model
 
         return int(load_model(model_name, "cpu").image_size)
-    first = open_image(project.dataset.image_path(0))
-    return min(64, max(first.size))
+    return cnn_input_side(project.dataset.root, project.dataset.table["path"].astype(str).tolist())
+
+
+def cnn_input_side(root: RootLike, paths: list[str]) -> int:
+    """The side the small CNN trains at: the typical side of the images, kept within
+    [CNN_MIN_SIDE, CNN_MAX_SIDE]. Not the first image's side: one odd image (1 x 1, missing)
+    must not size, or sink, the whole run."""
+    side = typical_side(root, paths)
+    return CNN_DEFAULT_SIDE if side is None else int(np.clip(side, CNN_MIN_SIDE, CNN_MAX_SIDE))
+
+
+def typical_side(root: RootLike, paths: Sequence[str]) -> int | None:
+    """The median longer side of a spread-out sample of the usable images (headers only);
+    None when none of them can be read."""
+    base = as_root(root)
+    step = max(1, len(paths) // SIZE_SAMPLE)
+    sides = []
+    for rel in list(paths)[::step][:SIZE_SAMPLE]:
+        try:
+            info = check_image(base, rel, decode=False)
+        except ImageReadError:
+            continue
+        sides.append(max(info.width, info.height))
+    return int(np.median(sides)) if sides else None
 
 
 def load_images(
-    root: Path, paths: list[str], size: int, cancel: CancelToken = NEVER_CANCELLED
+    root: RootLike, paths: list[str], size: int, cancel: CancelToken = NEVER_CANCELLED
 ) -> Job[tuple[torch.Tensor, np.ndarray]]:
-    """Decode every image to (N, 3, size, size) uint8; returns the pixels and a bad-image mask."""
+    """Decode every image to (N, 3, size, size) uint8; returns the pixels and a bad-image mask
+    (files that cannot be read, or that lead out of the dataset folder)."""
+    base = as_root(root)
     out = torch.zeros((len(paths), 3, size, size), dtype=torch.uint8)
     bad = np.zeros(len(paths), dtype=bool)
     for i, rel in enumerate(paths):
@@ -204,29 +237,33 @@ def load_images(
             cancel.raise_if_cancelled()
             yield Progress(i, len(paths), "decoding images")
         try:
-            image = open_image(root / rel, min_side=size)
+            image = open_image(base, rel, min_side=size)
         except ImageReadError:
             bad[i] = True
             continue
         if image.size != (size, size):
             image = image.resize((size, size), Image.Resampling.BILINEAR)
         out[i] = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
+    if bad.any():
+        yield Progress(len(paths), len(paths), f"left out {int(bad.sum())} unreadable images")
     return out, bad
 
 
 def _masks(project: Project, size: int, cancel: CancelToken) -> Job[torch.Tensor | None]:
     """Foreground masks from the manifest's ``mask`` column, else from an alpha channel."""
     dataset = project.dataset
+    base = as_root(dataset.root)
     n = len(dataset)
     has_column = "mask" in dataset.table.columns and (dataset.table["mask"] != "").any()
+    column = "mask" if has_column else "path"
+    relatives = dataset.table[column].fillna("").astype(str).tolist()
     masks = torch.zeros((n, 1, size, size), dtype=torch.uint8)
     found = False
     for i in range(n):
         if i % 256 == 0:
             cancel.raise_if_cancelled()
             yield Progress(i, n, "reading masks")
-        path = dataset.mask_path(i) if has_column else dataset.image_path(i)
-        mask = read_mask(path, size, from_alpha=not has_column) if path is not None else None
+        mask = read_mask(base, relatives[i], size, from_alpha=not has_column)
         if mask is None:
             if not has_column and i == 0:
                 return None  # the first image has no alpha: the dataset has none

@@ -28,6 +28,9 @@ from debias_studio.core.train.runs import (
     save_predictions,
 )
 
+UNREADABLE_LISTED = 20
+"""Paths of left-out images a run's metrics name (the count covers them all)."""
+
 
 @dataclass
 class RunResult:
@@ -123,6 +126,11 @@ def _execute(
     except Exception as exc:
         finish_run(project, record.id, "failed", {"error": str(exc)})
         raise
+    if data.unreadable:
+        outcome.metrics["unreadable_images"] = {
+            "count": len(data.unreadable),
+            "examples": data.unreadable[:UNREADABLE_LISTED],
+        }
     if outcome.model is not None:
         save_predictions(record.folder, outcome.model, data, config.device)
     finish_run(project, record.id, "done", outcome.metrics)

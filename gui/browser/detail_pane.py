@@ -5,7 +5,6 @@ else; the rest comes from the session's typed state, and the pane follows the hu
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
@@ -62,10 +61,10 @@ class DetailPane(QWidget):
             self.table.setRowCount(0)
             return
         self.image.setText("loading…")
-        path = self.session.dataset.root / str(self.session.paths[image_id])
+        root, relative = self.session.dataset.root, str(self.session.paths[image_id])
         self.hub.runner.start(
             "Loading image",
-            lambda _t: make_thumbnail(Path(path), None, PREVIEW_SIZE),
+            lambda _t, r=root, p=relative: make_thumbnail(r, p, None, PREVIEW_SIZE),
             key="detail-image",
             quiet=True,
             on_done=partial(self._on_image, image_id),

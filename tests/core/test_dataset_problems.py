@@ -55,12 +55,12 @@ def test_images_above_our_pixel_cap_are_refused_before_decoding(tmp_path: Path) 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with pytest.raises(ImageReadError) as caught:
-            check_image(bomb)
+            check_image(tmp_path, bomb.name)
     assert caught.value.problem == "too_large"
     assert f"{MAX_PIXELS:,}" in caught.value.detail
     small = write_image(tmp_path / "small.png", size=40)
     with pytest.raises(ImageReadError, match="above the limit"):
-        check_image(small, max_pixels=1000)
+        check_image(tmp_path, small.name, max_pixels=1000)
 
 
 def test_header_only_check_is_available_for_speed(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_a_decoder_crash_is_one_unreadable_file(
 ) -> None:
     write_classes(tmp_path, {"a": 1})
 
-    def crash(path: Path, **kwargs: object) -> None:
+    def crash(root: object, relative: str, **kwargs: object) -> None:
         raise RuntimeError("decoder bug")
 
     monkeypatch.setattr("debias_studio.core.data.validate.check_image", crash)

@@ -105,7 +105,7 @@ def test_same_images_embed_alike_and_match_direct_encoding(tmp_path: Path, model
     loaded = load_model(model_name, "cpu")
     import torch
 
-    batch = torch.stack([loaded.preprocess(open_image(root / n, min_side=32)) for n in names])
+    batch = torch.stack([loaded.preprocess(open_image(root, n, min_side=32)) for n in names])
     direct = loaded.encode_images(batch)
     np.testing.assert_allclose(result.vectors.astype(np.float32), direct, atol=2e-3)
 

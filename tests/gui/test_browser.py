@@ -99,7 +99,7 @@ def test_stale_thumbnails_are_dropped(window, qtbot, tiny_project: Path) -> None
     old = loader.generation
     session = window.session
     loader.set_source(session.dataset.root, session.paths, session.fingerprints, None)
-    image = make_thumbnail(session.dataset.root / session.paths[0], None, loader.size)
+    image = make_thumbnail(session.dataset.root, str(session.paths[0]), None, loader.size)
     loader._on_decoded(old, 0, image)  # a result of the previous generation arrives late
     assert loader.cached_count() == 0
     loader._on_decoded(loader.generation, 0, image)

@@ -181,6 +181,7 @@ def _embed(args: argparse.Namespace) -> int:
             f"{n_valid} of {len(result.valid)} images embedded with {result.model_id} "
             f"({result.vectors.shape[1]}-d); {len(result.problems)} could not be read."
         )
+        _print_problems(result.problems)
     return 0
 
 
@@ -206,8 +207,15 @@ def _print_summary(project: Any) -> None:
         print("  " + name.ljust(width) + row)
     problems = summary["problems"]
     if problems:
+        from debias_studio.core.data.problems import ImageProblem
+
         print(f"  {len(problems)} files could not be used:")
-        for problem in problems[:20]:
-            print(f"    {problem['path']}: {problem['detail']} ({problem['problem']})")
-        if len(problems) > 20:
-            print(f"    ... and {len(problems) - 20} more (see `info --json`)")
+        _print_problems([ImageProblem(**p) for p in problems], more="see `info --json`")
+
+
+def _print_problems(problems: list[Any], limit: int = 20, more: str = "") -> None:
+    """The first ``limit`` problems, one per line (each an ``ImageProblem``)."""
+    for problem in problems[:limit]:
+        print(f"    {problem.path}: {problem.detail} ({problem.problem})")
+    if len(problems) > limit:
+        print(f"    ... and {len(problems) - limit} more" + (f" ({more})" if more else ""))

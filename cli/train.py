@@ -187,10 +187,9 @@ def _train(args: argparse.Namespace) -> int:
     )
     unreadable = result.metrics.get("unreadable_images")
     if unreadable:
-        print(
-            f"{unreadable['count']} images could not be read and were left out "
-            f"(for example {unreadable['examples'][0]})."
-        )
+        n = unreadable["count"]
+        were = "image could not be read and was" if n == 1 else "images could not be read and were"
+        print(f"{n} {were} left out (for example {unreadable['examples'][0]}).")
     return 0
 
 

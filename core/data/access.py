@@ -6,10 +6,12 @@ every read of a dataset file - decoding for thumbnails, embedding, training, cou
 report figures, copying and linking for an export, reading masks - opens it here, and here only:
 
 1. the stored path must be plain and relative (no absolute path, no ``..``, no NUL byte);
-2. the file is opened (without blocking: a FIFO planted in a dataset must not hang us);
-3. the path of what was *really* opened - read back from the open descriptor, so a link swapped
-   in between a check and the open cannot slip through - must lie inside the dataset folder's
-   real path, and it must be a regular file.
+2. its real path (links resolved) must lie inside the dataset folder's real path - so a link out
+   is refused without its target ever being opened;
+3. the file is opened (without blocking: a FIFO planted in a dataset must not hang us);
+4. the path of what was *really* opened - read back from the open descriptor, so a link swapped
+   in between steps 2 and 3 cannot slip through - must again lie inside the dataset folder, and
+   it must be a regular file.
 
 Links that stay inside the dataset folder are fine (datasets are often assembled from links);
 anything that leads out is refused with ``ImageReadError("outside_root", ...)``, which names the
@@ -121,11 +123,11 @@ def open_dataset_file(root: RootLike, relative: str) -> DatasetFile:
             "of its own",
         )
     full = base.full_path(relative)
+    _check_inside(os.path.realpath(full), base)  # a link out is refused before it is opened
     fd = _open_descriptor(full)
     try:
         real = _opened_real_path(fd, full)
-        if not is_within(real, base.real):
-            raise ImageReadError("outside_root", f"is a link to {real}, outside the dataset folder")
+        _check_inside(real, base)  # ... and so is one swapped in since
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
@@ -172,6 +174,11 @@ def stored_path_problems(table: pd.DataFrame) -> list[ImageProblem]:
                 detail = f"the project lists this {what} but {refusal.detail}; it is never read"
                 problems.append(ImageProblem(str(value), refusal.problem, detail))
     return problems
+
+
+def _check_inside(real: str, base: DatasetRoot) -> None:
+    if not is_within(real, base.real):
+        raise ImageReadError("outside_root", f"is a link to {real}, outside the dataset folder")
 
 
 def _open_descriptor(full: str) -> int:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from debias_studio.core.data.manifest_text import read_csv_text, unique_names
@@ -178,6 +179,8 @@ def _float_text(value: float) -> str:
 def _cell_text(value: object) -> str:
     if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return ""
+    if _is_list(value) and len(value) == 1:  # type: ignore[arg-type]
+        return _cell_text(next(iter(value)))  # type: ignore[call-overload]  # Parquet's [x]
     if isinstance(value, float):
         return _float_text(value)
     if isinstance(value, bytes):
@@ -197,10 +200,17 @@ def _odd_cells(column: pd.Series, ours: str) -> dict[int, tuple[str, str]]:
                 odd[i] = (kind, f"its {ours} holds a NUL byte")
             elif ours == "label" and value.strip().casefold() in MISSING_SPELLINGS:
                 odd[i] = (kind, f"its label {value.strip()!r} is how a missing value is written")
-        elif value is not None and not pd.api.types.is_scalar(value):
+        elif _is_list(value) and len(value) != 1:  # type: ignore[arg-type]
             shown = _short(repr(value.tolist() if hasattr(value, "tolist") else value))
             odd[i] = (kind, f"its {ours} is a list ({shown}); one {ours} per image is expected")
+        elif value is not None and not _is_list(value) and not pd.api.types.is_scalar(value):
+            odd[i] = (kind, f"its {ours} is a {type(value).__name__}, not one value")
     return odd
+
+
+def _is_list(value: object) -> bool:
+    """A list-like cell (Parquet list columns arrive as numpy arrays)."""
+    return isinstance(value, (list, tuple, np.ndarray))
 
 
 def _short(text: str, limit: int = 60) -> str:

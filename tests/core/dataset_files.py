@@ -57,3 +57,48 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def write_png16(path: Path, values: np.ndarray) -> Path:
+    """A 16-bit PNG of ``values`` (uint16; (H, W) grey or (H, W, 3) RGB), written by hand:
+    PIL writes 16-bit grey but not 16-bit RGB."""
+    values = np.asarray(values, dtype=np.uint16)
+    colour_type = 2 if values.ndim == 3 else 0
+    height, width = values.shape[:2]
+    rows = values.reshape(height, -1).astype(">u2")
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def write_float_tiff(path: Path, values: np.ndarray) -> Path:
+    """A 32-bit float greyscale TIFF (PIL mode F)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(values, dtype=np.float32)).save(path, format="TIFF")
+    return path
+
+
+def write_turned_jpeg(path: Path, orientation: int = 6) -> Path:
+    """A 24 x 16 JPEG stored sideways: left half red, right half blue, with EXIF ``orientation``
+    (6: a viewer turns it 90 degrees clockwise, so it shows 16 x 24, red on top)."""
+    pixels = np.zeros((16, 24, 3), dtype=np.uint8)
+    pixels[:, :12] = (255, 0, 0)
+    pixels[:, 12:] = (0, 0, 255)
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="JPEG", quality=95, exif=exif)
+    return path

@@ -101,7 +101,7 @@ def decode_only(paths: list[Path], size: int) -> dict[str, float]:
     full = time.perf_counter() - start
     start = time.perf_counter()
     for p in paths:
-        open_image(p, min_side=size)
+        open_image(p.parent, p.name, min_side=size)
     draft = time.perf_counter() - start
     return {
         "decode_full_ms": round(1000 * full / len(paths), 2),

@@ -217,7 +217,7 @@ def _embed_stall(app, window, seconds: float) -> dict:
             weights = np.random.default_rng(0).normal(size=(224 * 224 * 3 // 64, 512))
             for i in range(len(session)):
                 token.raise_if_cancelled()
-                image = open_image(session.dataset.image_path(i), min_side=224)
+                image = open_image(session.dataset.root, str(session.paths[i]), min_side=224)
                 pixels = np.asarray(image.resize((224, 224)), dtype=np.float32).reshape(-1, 64)
                 _ = pixels.mean(axis=1) @ weights
                 if i % 32 == 0:

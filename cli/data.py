@@ -196,6 +196,7 @@ def _print_summary(project: Any) -> None:
 
     summary = summarize(project.dataset)
     print(f"Project {project.folder}")
+    print(f"  images read from {project.dataset.root}")  # a received project names any folder
     print(f"  {summary['n_images']} usable images, {len(summary['classes'])} classes")
     counts: dict[str, dict[str, int]] = summary["counts"]
     present = {s for per_class in counts.values() for s in per_class}

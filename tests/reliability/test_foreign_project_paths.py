@@ -5,6 +5,7 @@ and train never open the file, and nothing is written outside the destination.""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,9 @@ def test_the_project_opens_and_lists_the_rows_that_lead_outside(
         assert problems[listed]["problem"] == "outside_root"
         assert "it is never read" in problems[listed]["detail"]
     assert never_opened(opened, secret)
+    described = run_cli(capsys, "info", project)
+    data = os.path.realpath(project.parent / "data")
+    assert described.code == 0 and f"images read from {data}" in described.out
 
 
 def test_export_with_copies_refuses_and_writes_nothing(

@@ -74,4 +74,6 @@ def test_embeddings_are_those_of_the_right_pixels(
     grey = Image.new("RGB", (16, 16), (156, 156, 156))
     expected = loaded.encode_images(torch.stack([loaded.preprocess(grey)]))[0]
     got = np.asarray(vectors[paths.index("a/grey16.png")], dtype=np.float32)
-    np.testing.assert_allclose(got, expected, atol=3e-3)
+    # Stored vectors are float16 and come from batched inference: up to ~3e-3 off. A grey of 150
+    # or 160 is already 2e-2 away, black or white (the old decoding) 0.2 or more.
+    np.testing.assert_allclose(got, expected, atol=1e-2)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability.forged_project import set_stored_paths
 from tests.reliability.user_side import (
     files_below,
     holding_bytes,
@@ -18,7 +19,6 @@ from tests.reliability.user_side import (
     opened_files,
     run_cli,
     secret_image,
-    set_stored_paths,
     tiny_dataset,
 )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import sys
 import traceback
 from collections.abc import Iterator
@@ -103,15 +102,6 @@ def tiny_dataset(root: Path, per_class: int = 8, side: int = 16) -> list[Path]:
 def secret_image(path: Path) -> Path:
     """A valid image outside every dataset: if anything decodes or copies it, it shows."""
     return write_png(path, np.full((16, 16, 3), (0, 255, 0), dtype=np.uint8))
-
-
-def set_stored_paths(project: Path, paths: dict[int, str]) -> None:
-    """Edit project.sqlite as someone handing the project over could have done."""
-    with contextlib.closing(sqlite3.connect(project / "project.sqlite")) as db:
-        db.executemany(
-            "UPDATE images SET path=? WHERE image_id=?", [(p, i) for i, p in paths.items()]
-        )
-        db.commit()
 
 
 def files_below(folder: Path) -> list[Path]:

@@ -233,7 +233,7 @@ def _alpha(image: Image.Image) -> Image.Image | None:
     if "A" not in image.getbands():
         return None
     alpha = image.getchannel("A")
-    return alpha if alpha.getextrema()[0] < 255 else None
+    return alpha if alpha.getextrema()[0] != 255 else None  # one band: (lowest, highest)
 
 
 def _to_grey(image: Image.Image) -> Image.Image:

@@ -200,7 +200,7 @@ def _odd_cells(column: pd.Series, ours: str) -> dict[int, tuple[str, str]]:
                 odd[i] = (kind, f"its {ours} holds a NUL byte")
             elif ours == "label" and value.strip().casefold() in MISSING_SPELLINGS:
                 odd[i] = (kind, f"its label {value.strip()!r} is how a missing value is written")
-        elif _is_list(value) and len(value) != 1:  # type: ignore[arg-type]
+        elif _is_list(value) and len(value) != 1:
             shown = _short(repr(value.tolist() if hasattr(value, "tolist") else value))
             odd[i] = (kind, f"its {ours} is a list ({shown}); one {ours} per image is expected")
         elif value is not None and not _is_list(value) and not pd.api.types.is_scalar(value):

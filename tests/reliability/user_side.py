@@ -74,11 +74,14 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> Outcome:
 
 
 def one_line_error(outcome: Outcome) -> str:
-    """The CLI's promise for bad input: exit code 1 and one line on stderr, no traceback."""
+    """The CLI's promise for bad input: exit code 1 and one error line on stderr, after any
+    progress lines (printed as log lines when stderr is not a terminal), and no traceback."""
     assert outcome.code == 1, outcome
     lines = [line for line in outcome.err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("debias-studio: error: "), outcome.err
-    return lines[0]
+    errors = [line for line in lines if line.startswith("debias-studio: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], outcome.err
+    assert "Traceback" not in outcome.err, outcome.err
+    return errors[0]
 
 
 def write_png(path: Path, pixels: np.ndarray) -> Path:

@@ -19,6 +19,7 @@ from torch import nn
 from debias_studio.core.train.backbones import (
     Classifier,
     FeatureMLP,
+    PixelMLP,
     ProjectionNet,
     SmallCNN,
     build_classifier,
@@ -137,9 +138,9 @@ class SelecMix(Method):
         self._pool: tuple[np.ndarray, torch.Tensor | None] | None = None
         self._pool_age = 0
         if mode == "contrastive":
-            self.nets["bias_embedding"] = ProjectionNet(_aux_features(model, data)).to(device)
+            self.nets["bias_embedding"] = ProjectionNet(_aux_features(config, data)).to(device)
         if config.lff:
-            clone = build_classifier_like(model, data).to(device)
+            clone = build_classifier_like(config, data).to(device)
             self.nets["biased_classifier"] = clone
             n = len(data.labels)
             self.ema_d = torch.zeros(n, device=device)
@@ -248,15 +249,20 @@ def _class_max(values: torch.Tensor, labels: torch.Tensor, n_classes: int) -> to
     return out.clamp_min(1e-8)
 
 
-def _aux_features(model: nn.Module, data) -> nn.Module:  # type: ignore[no-untyped-def]
-    """The bias model need only find the easy cue: a small CNN for images (even when the main
-    network is CLIP), an MLP on frozen features."""
+def _aux_features(config, data) -> nn.Module:  # type: ignore[no-untyped-def]
+    """The bias model need only find the easy cue: the run's own network when it is small (pixel
+    MLP, small CNN), a small CNN for images when the main network is CLIP, an MLP on frozen
+    features."""
+    if config.backbone == "mlp":
+        return PixelMLP(int(np.prod(data.inputs.shape[1:])))
     if data.is_images:
         return SmallCNN()
     return FeatureMLP(int(data.inputs.shape[1]), 0)
 
 
-def build_classifier_like(model: nn.Module, data) -> Classifier:  # type: ignore[no-untyped-def]
-    if data.is_images:
-        return Classifier(SmallCNN(), SmallCNN().out_dim, data.n_classes)
-    return build_classifier("head", data.n_classes, in_dim=int(data.inputs.shape[1]))
+def build_classifier_like(config, data) -> Classifier:  # type: ignore[no-untyped-def]
+    """LfF's biased classifier: the same small network as the aux model, with a linear head."""
+    features = _aux_features(config, data)
+    if not data.is_images:
+        return build_classifier("head", data.n_classes, in_dim=int(data.inputs.shape[1]))
+    return Classifier(features, int(features.out_dim), data.n_classes)

@@ -14,12 +14,12 @@ from debias_studio.core.train.data import TrainData
 from debias_studio.core.train.loop import fit, make_batch
 from debias_studio.core.train.methods.base import cross_entropy
 from debias_studio.core.train.methods.registry import make_method
-from debias_studio.core.train.metrics import selection_score
 from debias_studio.core.train.methods.selecmix import (
     contrastive_partners,
     mix_pairs,
     supcon_gsc_loss,
 )
+from debias_studio.core.train.metrics import selection_score
 from tests.core.train_fixtures import feature_data, shapes_data, shapes_on_backgrounds_data
 
 VARIANTS = [

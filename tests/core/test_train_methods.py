@@ -29,7 +29,6 @@ VARIANTS = [
     {"method": "balanced", "balance": "groupdro"},
     {"method": "counterfactual"},
     {"method": "selecmix", "pairs": "annotation"},
-    {"method": "selecmix", "pairs": "annotation", "keep_ce": 1.0},
     {"method": "selecmix", "pairs": "contrastive"},
     {"method": "selecmix", "pairs": "contrastive", "lff": True},
     {"method": "disc"},

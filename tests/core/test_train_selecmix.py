@@ -5,11 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from debias_studio.core.train.backbones import build_classifier
-from debias_studio.core.train.config import TrainConfig
-from debias_studio.core.train.loop import make_batch
-from debias_studio.core.train.methods.base import Batch, cross_entropy
-from debias_studio.core.train.methods.registry import make_method
+from debias_studio.core.train.methods.base import Batch
 from debias_studio.core.train.methods.selecmix import (
     annotation_partners,
     contradicting_share,
@@ -17,7 +13,6 @@ from debias_studio.core.train.methods.selecmix import (
     mix_pairs,
     supcon_gsc_loss,
 )
-from tests.core.train_fixtures import feature_data
 
 
 def _batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -109,34 +104,3 @@ def test_supcon_loss_is_lower_when_labels_cluster() -> None:
     )
     mixed = clustered[[0, 2, 1, 3]]
     assert supcon_gsc_loss(clustered, y) < supcon_gsc_loss(mixed, y)
-
-
-def test_kept_originals_count_every_group_equally() -> None:
-    """keep_ce adds the original images' loss re-weighted by group (annotation pairs): the rare
-    (class, value) groups weigh as much as the common ones, and without it nothing is added."""
-    torch.manual_seed(0)
-    data = feature_data(n_train=256, n_eval=32)
-    batch = make_batch(data, data.indices("train")[:64], torch.device("cpu"))
-    for keep in (0.0, 2.0):
-        config = TrainConfig(
-            project="",
-            method="selecmix",
-            pairs="annotation",
-            confounder="place",
-            backbone="head",
-            keep_ce=keep,
-        ).validate()
-        model = build_classifier("head", 2, in_dim=16)
-        method = make_method(config, data, model, torch.device("cpu"))
-        loss, logs = method.loss(batch, torch.Generator().manual_seed(3))
-        if keep == 0.0:
-            assert "ce" not in logs and float(loss) == logs["mix"]
-            continue
-        groups = method.groups[torch.from_numpy(data.indices("train"))]
-        totals = torch.bincount(groups, weights=method.group_weight[groups].double())
-        present = totals[totals > 0]
-        assert len(present) == 4 and torch.allclose(present, present[0].expand(4))
-        weights = method.group_weight[method.groups[batch.ids]]
-        plain = cross_entropy(model(batch.x), batch.y)
-        kept = float((weights * plain).sum() / weights.sum())
-        assert abs(float(loss) - (logs["mix"] + 2.0 * kept)) < 1e-4

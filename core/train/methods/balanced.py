@@ -10,17 +10,6 @@ import torch
 from debias_studio.core.train.methods.base import Batch, Method, cross_entropy, group_ids, n_groups
 
 
-def balancing_weights(data) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """(groups,) the weight that makes every (class, value) group of the training split count
-    equally (mean weight 1 over the training images; 0 for a group without images)."""
-    train = data.indices("train")
-    counts = np.bincount(group_ids(data)[train], minlength=n_groups(data)).astype(np.float64)
-    present = counts > 0
-    weights = np.zeros_like(counts)
-    weights[present] = len(train) / (present.sum() * counts[present])
-    return weights
-
-
 class Balanced(Method):
     name = "balanced"
 
@@ -28,8 +17,11 @@ class Balanced(Method):
         super().__init__(config, data, model, device)
         self.mode = config.balance
         self.groups = torch.from_numpy(group_ids(data))
-        weights = balancing_weights(data)
-        present = weights > 0
+        train = data.indices("train")
+        counts = np.bincount(group_ids(data)[train], minlength=n_groups(data)).astype(np.float64)
+        present = counts > 0
+        weights = np.zeros_like(counts)
+        weights[present] = len(train) / (present.sum() * counts[present])
         self.group_weight = torch.from_numpy(weights).float().to(device)
         self.q = torch.where(torch.from_numpy(present), 1.0 / present.sum(), 0.0).float().to(device)
 

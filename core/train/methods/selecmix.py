@@ -24,8 +24,7 @@ from debias_studio.core.train.backbones import (
     SmallCNN,
     build_classifier,
 )
-from debias_studio.core.train.methods.balanced import balancing_weights
-from debias_studio.core.train.methods.base import Batch, Method, cross_entropy, group_ids
+from debias_studio.core.train.methods.base import Batch, Method, cross_entropy
 
 GCE_Q = 0.7
 TAU = 0.2
@@ -154,10 +153,6 @@ class SelecMix(Method):
 
             raise StudioError("SelecMix's annotation pairs need a confounder with two values.")
         self.pair_mode = mode
-        self.group_weight: torch.Tensor | None = None
-        if mode == "annotation" and config.keep_ce > 0:
-            self.groups = torch.from_numpy(group_ids(data))
-            self.group_weight = torch.from_numpy(balancing_weights(data)).float().to(device)
         self.train_ids = data.indices("train")
         self._pool: tuple[np.ndarray, torch.Tensor | None] | None = None
         self._pool_age = 0
@@ -201,7 +196,9 @@ class SelecMix(Method):
             logs["contradicting"] = share
         x_mix, y_mix = mix_with(batch.x, batch.y, x_partner, pool_y[partner], paired, gen)
         if not self.config.lff:
-            return self._mix_loss(batch, x_mix, y_mix, total, logs)
+            mix = cross_entropy(self.model(x_mix), y_mix).mean()
+            logs["mix"] = float(mix.detach())
+            return total + mix, logs
         logits = self.model(torch.cat([batch.x, x_mix]))
         logits_d, logits_mix = logits[:n], logits[n:]
         logits_b = self.nets["biased_classifier"](batch.x)
@@ -214,32 +211,6 @@ class SelecMix(Method):
             ce=float(ce_d.mean().detach()), gce=float(biased.detach()), mix=float(mix.detach())
         )
         return total + main + biased + LFF_MIX_WEIGHT * mix, logs
-
-    def _mix_loss(
-        self,
-        batch: Batch,
-        x_mix: torch.Tensor,
-        y_mix: torch.Tensor,
-        total: torch.Tensor,
-        logs: dict[str, float],
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The mix loss, plus ``keep_ce`` x the (group-balanced) loss of the original images."""
-        if self.config.keep_ce <= 0:
-            mix = cross_entropy(self.model(x_mix), y_mix).mean()
-            logs["mix"] = float(mix.detach())
-            return total + mix, logs
-        n = len(batch.y)
-        per_sample = cross_entropy(
-            self.model(torch.cat([x_mix, batch.x])), torch.cat([y_mix, batch.y])
-        )
-        mix, plain = per_sample[:n].mean(), per_sample[n:]
-        if self.group_weight is not None:
-            w = self.group_weight[self.groups[batch.ids].to(plain.device)]
-            kept = (w * plain).sum() / w.sum().clamp_min(1e-8)
-        else:
-            kept = plain.mean()
-        logs.update(mix=float(mix.detach()), ce=float(kept.detach()))
-        return total + mix + self.config.keep_ce * kept, logs
 
     def start_epoch(self, epoch: int) -> None:
         self._pool = None

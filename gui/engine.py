@@ -33,6 +33,7 @@ from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import CancelToken, Job, delegate
 from debias_studio.core.store.project import DB_NAME, Project
 from debias_studio.core.train.config import BACKBONES, METHODS, SUGGESTED, TrainConfig
+from debias_studio.core.train.metrics import MIN_GROUP_SIZE, wilson_interval, worst_group_line
 
 if TYPE_CHECKING:  # heavy modules (torch): for the annotations only
     from debias_studio.core.export.job import ExportResult
@@ -58,6 +59,7 @@ __all__ = [
     "DB_NAME",
     "EXPLANATIONS",
     "METHODS",
+    "MIN_GROUP_SIZE",
     "ROW_COLUMNS",
     "SPLITS",
     "TRAINING_SUGGESTIONS",
@@ -72,6 +74,8 @@ __all__ = [
     "inside_rectangle",
     "open_dataset",
     "open_image",
+    "wilson_interval",
+    "worst_group_line",
 ]
 
 

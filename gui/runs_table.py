@@ -4,6 +4,7 @@ status and the headline metrics, as the hub read them from the project store; so
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -28,9 +29,23 @@ COLUMNS = (
     ("Confounder", "The attribute the cure was told about (groups = class × value)."),
     ("Status", "done, running, cancelled (resumable) or failed."),
     ("Val avg", "Validation accuracy over all images."),
-    ("Val worst", "Validation accuracy of the worst (class, value) group: what a cure improves."),
+    (
+        "Val worst",
+        "Validation accuracy of the worst (class, value) group holding at least the run's minimum "
+        "group size (20 by default): what a cure improves, and what picks the kept epoch.",
+    ),
     ("Test avg", "Test accuracy over all images."),
-    ("Test worst", "Test accuracy of the worst group."),
+    (
+        "Test worst",
+        "Test accuracy of the worst group of at least the minimum size; hover a cell for the "
+        "group, its 95 % Wilson interval and the worst over all groups.",
+    ),
+    ("Test worst n", "Images in that worst test group: the figure is k correct out of n."),
+    (
+        "Test worst (all)",
+        "The worst test group over every group, however small: with 3 images it can only read "
+        "0, 0.33, 0.67 or 1, so trust it only with its n.",
+    ),
     ("Test unbiased", "Mean of the per-group test accuracies (every group weighs the same)."),
 )
 
@@ -94,9 +109,11 @@ def _cells(run: engine.RunRecord) -> list[QTableWidgetItem]:
         _text(config.get("confounder") or "—"),
         _text(run.get("status", "")),
         _metric(val.get("avg_acc")),
-        _metric(val.get("worst_group_acc")),
+        _worst(val),
         _metric(test.get("avg_acc")),
-        _metric(test.get("worst_group_acc")),
+        _worst(test),
+        _metric(test.get("worst_group_n")),
+        _metric(test.get("worst_group_acc_raw"), _raw_tip(test)),
         _metric(test.get("unbiased_acc")),
     ]
 
@@ -112,8 +129,34 @@ def _text(value: str) -> QTableWidgetItem:
     return QTableWidgetItem(str(value))
 
 
-def _metric(value: float | None) -> QTableWidgetItem:
-    item = _MetricItem("—" if value is None else f"{value:.3f}")
+def _metric(value: float | None, tip: str = "") -> QTableWidgetItem:
+    shown = "—" if value is None else str(value) if isinstance(value, int) else f"{value:.3f}"
+    item = _MetricItem(shown)
     item.setData(Qt.ItemDataRole.UserRole, None if value is None else float(value))
     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    if tip:
+        item.setToolTip(tip)
     return item
+
+
+def _worst(block: dict[str, Any]) -> QTableWidgetItem:
+    """The robust worst-group figure, its group, n and interval in the tooltip (runs recorded
+    before group sizes were kept show the figure alone)."""
+    group = block.get("worst_group")
+    entry = (block.get("per_group") or {}).get(group) if group else None
+    if entry is None or "ci" not in entry:
+        return _metric(block.get("worst_group_acc"))
+    low, high = entry["ci"]
+    tip = (
+        f"{group}: {entry['correct']} of {entry['n']} correct, 95 % interval "
+        f"[{low:.2f}, {high:.2f}]; groups of at least {block.get('min_group_size')} images count."
+    )
+    return _metric(block.get("worst_group_acc"), f"{tip} {_raw_tip(block)}")
+
+
+def _raw_tip(block: dict[str, Any]) -> str:
+    raw = block.get("worst_group_raw")
+    entry = (block.get("per_group") or {}).get(raw) if raw else None
+    if entry is None or "n" not in entry:
+        return ""
+    return f"Over all groups: {raw}, {entry['acc']:.3f} with n={entry['n']}."

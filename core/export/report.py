@@ -146,6 +146,23 @@ def _confounders(project: Project, frame: ExportFrame) -> list[dict[str, Any]]:
     return out
 
 
+SPLIT_FIGURES = (
+    "avg_acc",
+    "worst_group_acc",
+    "worst_group",
+    "worst_group_n",
+    "worst_group_ci",
+    "worst_group_acc_raw",
+    "worst_group_raw",
+    "min_group_size",
+    "unbiased_acc",
+    "aligned_acc",
+    "conflicting_acc",
+)
+"""What the report keeps of a run's split metrics (each group keeps its accuracy, n and interval
+in ``per_group`` / ``group_sizes``)."""
+
+
 def _run_entry(run: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
     config, metrics = run["config"], run["metrics"] or {}
     splits = {}
@@ -153,9 +170,12 @@ def _run_entry(run: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any
         block = metrics.get(name)
         if isinstance(block, dict):
             splits[name] = {
-                **{k: block.get(k) for k in ("avg_acc", "worst_group_acc", "unbiased_acc")},
-                **{k: block.get(k) for k in ("aligned_acc", "conflicting_acc")},
+                **{k: block.get(k) for k in SPLIT_FIGURES},
                 "per_group": {g: r.get("acc") for g, r in block.get("per_group", {}).items()},
+                "group_sizes": {
+                    g: {"n": r.get("n", r.get("count")), "ci": r.get("ci")}
+                    for g, r in block.get("per_group", {}).items()
+                },
             }
     baseline = _baseline(run, runs)
     return {
@@ -419,21 +439,65 @@ def _html_runs(s: dict[str, Any], figures: dict[str, Figure]) -> list[str]:
                 run["backbone"] or "",
                 split or "",
                 _num(block.get("avg_acc")),
-                _num(block.get("worst_group_acc")),
+                _worst_cell(block),
+                _raw_worst_cell(block),
                 _num(block.get("unbiased_acc")),
                 run["baseline"] or "",
             ]
         )
     header = ["run", "method", "status", "confounder", "backbone", "split", "average",
-              "worst group", "unbiased", "baseline (before)"]  # fmt: skip
+              "worst group (n ≥ min)", "worst over all groups", "unbiased",
+              "baseline (before)"]  # fmt: skip
     out.append(_table(header, rows, row_ids=[f"run-{r['id']}" for r in s["runs"]]))
+    out.append(
+        "<p class='muted'>Accuracies of a group are k correct of n images; the brackets are 95 % "
+        "Wilson intervals. The worst group counts only groups of at least the run's minimum size "
+        "(the model was chosen on that figure over the validation split).</p>"
+    )
     for run in s["runs"]:
         out.append(_figure(figures.get(f"run-{run['id']}-groups")))
+        out.append(_group_table(run))
     out.append("<h3>Training curves</h3>")
     out.append(_figure(figures.get("curves-val_worst_group_acc")))
     out.append(_figure(figures.get("curves-loss")))
     out.append("</section>")
     return out
+
+
+def _worst_cell(block: dict[str, Any]) -> str:
+    value = _num(block.get("worst_group_acc"))
+    if not value or block.get("worst_group_ci") is None:
+        return value
+    low, high = block["worst_group_ci"]
+    return f"{value} [{low:.2f}, {high:.2f}] n={block['worst_group_n']} ({block['worst_group']})"
+
+
+def _raw_worst_cell(block: dict[str, Any]) -> str:
+    raw = block.get("worst_group_raw")
+    size = (block.get("group_sizes") or {}).get(raw) if raw else None
+    if size is None:
+        return ""
+    return f"{_num(block.get('worst_group_acc_raw'))} n={size['n']} ({raw})"
+
+
+def _group_table(run: dict[str, Any]) -> str:
+    """Every group of the run's evaluated split: accuracy, 95 % interval, n (folded away: a
+    demo has 100 groups)."""
+    split = _eval_split(run)
+    if split is None:
+        return ""
+    block = run["splits"][split]
+    rows = []
+    for group, acc in block["per_group"].items():
+        size = block["group_sizes"].get(group) or {}
+        ci = size.get("ci")
+        interval = f"{ci[0]:.2f} – {ci[1]:.2f}" if ci else ""
+        rows.append([group, _num(acc), interval, size.get("n", "")])
+    table = _table(["group", "accuracy", "95 % interval", "n"], rows)
+    return (
+        f"<details><summary>Per-group {_e(split)} figures of run {_e(run['id'])} "
+        f"(accuracy, interval, n)</summary>{table}</details>"
+    )
 
 
 def _signals(entry: dict[str, Any]) -> list[Any]:

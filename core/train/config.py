@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from debias_studio.core.errors import StudioError
+from debias_studio.core.train.metrics import MIN_GROUP_SIZE
 
 METHODS = ("erm", "balanced", "counterfactual", "selecmix", "disc")
-BACKBONES = ("head", "clip", "efficientnet", "cnn")
+BACKBONES = ("head", "clip", "efficientnet", "cnn", "mlp")
 BALANCE_MODES = ("reweight", "resample", "groupdro")
 PAIR_MODES = ("auto", "annotation", "contrastive")
 
@@ -21,6 +22,7 @@ SUGGESTED: dict[str, dict[str, int]] = {
     "cnn": {"epochs": 30, "batch_size": 32},
     "clip": {"epochs": 5, "batch_size": 32},
     "efficientnet": {"epochs": 10, "batch_size": 64},
+    "mlp": {"epochs": 30, "batch_size": 256},
 }
 """Starting points per backbone, for the GUI's fields and the CLI's defaults. A CNN from scratch
 needs many small steps on a demo-sized set (the demo cures were measured at 25-50 epochs of 32
@@ -44,8 +46,8 @@ class TrainConfig:
     seed: int = 0
     batch_size: int = 128
     lr: float | None = None
-    """None: the backbone's default (head 1e-2, cnn 1e-3, clip 1e-5, efficientnet 1e-2 frozen
-    or 1e-4 fine-tuned)."""
+    """None: the backbone's default (head 1e-2, cnn 1e-3, clip 1e-5, mlp 1e-3, efficientnet
+    1e-2 frozen or 1e-4 fine-tuned)."""
     weight_decay: float = 0.0
     image_size: int | None = None
     """Side of the square training images (cnn/clip); None: native size capped at 64, or CLIP's."""
@@ -76,6 +78,9 @@ class TrainConfig:
     aux_lr: float | None = None
     mix_alpha: float = 2.0
     """Beta(a, a) of concept-exemplar mixup (DISC uses 2)."""
+    min_group_size: int = MIN_GROUP_SIZE
+    """Smallest (class, value) group the headline worst-group accuracy and model selection count
+    (core.train.metrics says why 20); the minimum over every group is reported beside it."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
@@ -87,6 +92,8 @@ class TrainConfig:
             raise StudioError(f"Epochs must be at least 1 (got {self.epochs}).")
         if self.batch_size < 2:
             raise StudioError(f"The batch size must be at least 2 (got {self.batch_size}).")
+        if self.min_group_size < 1:
+            raise StudioError("The minimum group size must be at least 1.")
         if self.pair_pool < 0:
             raise StudioError("The SelecMix partner pool cannot be negative.")
         if self.cf_per_image < 1:
@@ -106,7 +113,7 @@ class TrainConfig:
             return self.lr
         if self.backbone == "efficientnet":
             return 1e-2 if self.tower_blocks == 0 else 1e-4
-        return {"head": 1e-2, "cnn": 1e-3, "clip": 1e-5}[self.backbone]
+        return {"head": 1e-2, "cnn": 1e-3, "clip": 1e-5, "mlp": 1e-3}[self.backbone]
 
     @property
     def tower_blocks(self) -> int:

@@ -29,6 +29,8 @@ from debias_studio.core.store.project import Project
 
 CNN_MIN_SIDE, CNN_MAX_SIDE, CNN_DEFAULT_SIDE = 8, 64, 32
 """Input side of the small CNN: never below what its two 2x poolings need, never above 64 px."""
+MLP_MAX_SIDE = 32
+"""The pixel MLP's inputs grow with the side squared: 32 px is 3,072 inputs per image."""
 SIZE_SAMPLE = 64
 """Images whose headers are read to choose the CNN's input side."""
 EXCLUDED = -1
@@ -198,7 +200,8 @@ def _default_size(project: Project, backbone: str, model_name: str) -> int:
         from debias_studio.core.models.registry import load_model
 
         return int(load_model(model_name, "cpu").image_size)
-    return cnn_input_side(project.dataset.root, project.dataset.table["path"].astype(str).tolist())
+    side = cnn_input_side(project.dataset.root, project.dataset.table["path"].astype(str).tolist())
+    return min(side, MLP_MAX_SIDE) if backbone == "mlp" else side
 
 
 def cnn_input_side(root: RootLike, paths: list[str]) -> int:

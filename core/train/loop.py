@@ -28,10 +28,11 @@ from debias_studio.core.train.frozen import FrozenPipeline, freeze_run_data, is_
 from debias_studio.core.train.methods.base import Batch
 from debias_studio.core.train.methods.disc import ConceptExemplars
 from debias_studio.core.train.methods.registry import make_method
-from debias_studio.core.train.metrics import group_metrics
+from debias_studio.core.train.metrics import MIN_GROUP_SIZE, group_metrics, selection_score
 from debias_studio.core.train.runs import BEST, load_checkpoint, save_checkpoint, save_weights
 
 EpochCallback = Callable[[dict[str, Any]], None]
+HISTORY_KEYS = ("avg_acc", "worst_group_acc", "worst_group_acc_raw", "unbiased_acc")
 
 
 @dataclass
@@ -72,7 +73,7 @@ def fit(
     model = build_classifier(
         config.backbone,
         data.n_classes,
-        in_dim=int(data.inputs.shape[1]) if not data.is_images else 0,
+        in_dim=int(np.prod(data.inputs.shape[1:])),
         head_hidden=config.head_hidden,
         model_name=config.model,
         clip_blocks=config.tower_blocks,
@@ -135,13 +136,15 @@ def fit(
             epoch_loss += value
             done = epoch * steps + step + 1
             yield Progress(done, total, f"epoch {epoch + 1}/{config.epochs} loss {value:.4f}")
-        val = evaluate(model, data, "val", device)
-        score = [val["worst_group_acc"], val["avg_acc"]]
+        val = evaluate(model, data, "val", device, config.min_group_size)
+        score = selection_score(val)
         entry = {
             "epoch": epoch,
             "loss": epoch_loss / steps,
-            "val": {k: val[k] for k in ("avg_acc", "worst_group_acc", "unbiased_acc")},
-            "val_per_group": {g: r["acc"] for g, r in val["per_group"].items()},
+            "val": {k: val[k] for k in HISTORY_KEYS},
+            "val_per_group": {
+                g: {"acc": r["acc"], "n": r["n"]} for g, r in val["per_group"].items()
+            },
         }
         history.append(entry)
         if best["score"] is None or score > best["score"]:
@@ -161,11 +164,15 @@ def fit(
             f"avg {val['avg_acc']:.3f}",
         )
     model.load_state_dict(best_state)
+    test = len(data.indices("test")) > 0
     metrics = {
-        "val": evaluate(model, data, "val", device),
-        "test": evaluate(model, data, "test", device) if len(data.indices("test")) else None,
+        "val": evaluate(model, data, "val", device, config.min_group_size),
+        "test": evaluate(model, data, "test", device, config.min_group_size) if test else None,
         "best_epoch": best["epoch"],
-        "selection": "validation worst-group accuracy",
+        "selection": (
+            f"validation worst-group accuracy over groups of at least {config.min_group_size} "
+            "images (all groups when none is that large), ties by average accuracy"
+        ),
         "history": history,
     }
     final = model if tower is None else FrozenPipeline(tower, model)
@@ -195,7 +202,13 @@ def predict(model: nn.Module, data: TrainData, ids: np.ndarray, device: torch.de
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
 
 
-def evaluate(model: nn.Module, data: TrainData, split: str, device: torch.device) -> dict:
+def evaluate(
+    model: nn.Module,
+    data: TrainData,
+    split: str,
+    device: torch.device,
+    min_group_size: int = MIN_GROUP_SIZE,
+) -> dict:
     ids = data.indices(split)
     predictions = predict(model, data, ids, device)
     if data.n_values:
@@ -210,6 +223,7 @@ def evaluate(model: nn.Module, data: TrainData, split: str, device: torch.device
         data.value_names,
         train_counts=train_counts,
         aligned_values=data.aligned_values() if data.n_values else None,
+        min_group_size=min_group_size,
     )
 
 

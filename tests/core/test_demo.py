@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +54,14 @@ def _file_hashes(root: Path) -> dict[str, str]:
 def test_digits_project_opens_with_all_images_and_the_colour_attribute(digits_project) -> None:
     project, steps = digits_project
     dataset = project.dataset
-    assert len(dataset) == 1797
+    splits = dataset.table["split"].value_counts()
+    assert splits["train"] == 1078  # 60 % of the 1,797 digits, drawn once each
+    assert splits["val"] >= 2000 and splits["test"] >= 2000  # held-out digits in 6 colours
     assert dataset.problems == []
     assert dataset.classes == [str(d) for d in range(10)]
     assert dataset.attributes == [CONFOUNDER_COLUMN["digits"]]
     assert set(dataset.table["split"]) == {"train", "val", "test"}
-    assert all(dataset.mask_path(i).is_file() for i in range(0, 1797, 97))
+    assert all(dataset.mask_path(i).is_file() for i in range(0, len(dataset), 97))
     assert steps[-1].done == steps[-1].total == 100
     assert any(0 < p.done < 70 for p in steps)  # progress while the images are drawn
 
@@ -74,7 +77,20 @@ def test_digit_colour_follows_the_class_in_train_only(digits_project) -> None:
         counts = pd.crosstab(held_out["label"], held_out["color"])
         assert list(counts.columns) == sorted(DIGIT_COLOURS)  # every colour occurs in every class
         assert (counts.max(axis=1) - counts.min(axis=1) <= 1).all()  # spread evenly
+        assert counts.min().min() >= 20  # every group large enough for a worst-group figure
         assert (_aligned_share(held_out, "color", pairing) <= 0.2).all()
+
+
+def test_held_out_digits_are_drawn_in_distinct_colours_and_training_once() -> None:
+    from debias_studio.core.demo.digits import held_out_colours, renders_per_digit
+
+    assert renders_per_digit(np.array([35, 36, 37]), 10) == 6  # 35 x 6 / 10 = 21 per group
+    assert renders_per_digit(np.array([4, 4]), 10) == 10  # small demos: one per colour at most
+    labels = np.repeat(np.arange(3), 20)
+    splits = np.tile(np.array(["train"] * 10 + ["val"] * 5 + ["test"] * 5, dtype=object), 3)
+    colours = held_out_colours(labels, splits, 10, np.random.default_rng(0))
+    assert set(colours) == set(np.flatnonzero(splits != "train"))
+    assert all(len(set(c)) == len(c) == 10 for c in colours.values())
 
 
 def test_digit_pixels_have_the_colour_the_manifest_names(digits_project) -> None:
@@ -128,7 +144,8 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path: Path) -> None:
             run_quiet(create_demo_data(tmp_path / kind / name, kind, seed=seed, per_class=10))
             runs[name] = _file_hashes(tmp_path / kind / name / "data")
         assert runs["a"] == runs["b"]
-        assert len(runs["a"]) == 1 + 2 * 10 * (10 if kind == "digits" else 3)
+        # digits: per class 6 training digits drawn once, 2 + 2 held out drawn in all 10 colours
+        assert len(runs["a"]) == 1 + 2 * (10 * (6 + 4 * 10) if kind == "digits" else 30)
         assert runs["a"]["manifest.csv"] != runs["c"]["manifest.csv"]
         assert sum(runs["a"][k] != runs["c"].get(k) for k in runs["a"]) > len(runs["a"]) // 2
 
@@ -170,6 +187,8 @@ def test_cli_demo_takes_a_size_per_class(tmp_path: Path, capsys: pytest.CaptureF
     from debias_studio.cli import main
 
     assert main(["demo", str(tmp_path / "small"), "--per-class", "12"]) == 0
-    assert "with 120 images" in capsys.readouterr().out
+    # 120 digits: the training ones drawn once, the held-out ones in up to 6 colours each
+    n_images = int(re.search(r"with (\d+) images", capsys.readouterr().out)[1])
+    assert 120 < n_images <= 6 * 120
     assert main(["demo", str(tmp_path / "tiny"), "--per-class", "3"]) == 1
     assert "at least 10 images per class" in capsys.readouterr().err

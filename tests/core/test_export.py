@@ -196,6 +196,14 @@ def test_report_parses_and_lists_every_run(exported) -> None:
     figure = next(f for f in report["figures"] if f["id"] == f"run-{done['id']}-groups")
     assert figure["data"]["split"] == "test"
     assert len(figure["data"]["groups"]) == len(done["splits"]["test"]["per_group"])
+    test = done["splits"]["test"]
+    for group in test["per_group"]:
+        size = test["group_sizes"][group]
+        assert size["n"] > 0 and size["ci"][0] <= test["per_group"][group] <= size["ci"][1]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    worst = test["group_sizes"][test["worst_group"]]
+    assert f"[{worst['ci'][0]:.2f}, {worst['ci'][1]:.2f}] n={worst['n']}" in page
+    assert "95 % interval" in page
 
 
 def test_non_empty_target_needs_overwrite(exported, tmp_path) -> None:

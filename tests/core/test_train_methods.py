@@ -19,6 +19,7 @@ from debias_studio.core.train.methods.selecmix import (
     mix_pairs,
     supcon_gsc_loss,
 )
+from debias_studio.core.train.metrics import selection_score
 from tests.core.train_fixtures import feature_data, shapes_data, shapes_on_backgrounds_data
 
 VARIANTS = [
@@ -172,6 +173,36 @@ def test_model_selection_uses_validation_not_test() -> None:
     )
     assert outcome.metrics["best_epoch"] == best
     assert outcome.metrics["val"]["worst_group_acc"] == history[best]["val"]["worst_group_acc"]
+
+
+def test_selection_reads_the_worst_group_over_groups_large_enough() -> None:
+    """A validation group of three images is left out of the figure selection maximises (but
+    kept in the raw one); the kept epoch is the best by that robust figure."""
+    data = feature_data(n_train=256, n_eval=64)
+    val = data.indices("val")
+    small = val[(data.labels[val] == 0) & (data.values[val] == 1)]
+    data.split[small[3:]] = -1  # group a/w keeps three validation images
+    config = TrainConfig(
+        project="",
+        method="erm",
+        backbone="head",
+        confounder="place",
+        epochs=4,
+        batch_size=64,
+        min_group_size=10,
+    )
+    outcome = run_quiet(fit(data, config))
+    history = outcome.metrics["history"]
+    for entry in history:
+        groups = entry["val_per_group"]
+        assert groups["a/w"]["n"] == 3
+        large = [g["acc"] for g in groups.values() if g["n"] >= 10]
+        assert entry["val"]["worst_group_acc"] == min(large)
+        assert entry["val"]["worst_group_acc_raw"] == min(g["acc"] for g in groups.values())
+    best = max(range(len(history)), key=lambda e: selection_score(history[e]["val"]))
+    assert outcome.metrics["best_epoch"] == best
+    assert outcome.metrics["val"]["min_group_size"] == 10
+    assert "at least 10 images" in outcome.metrics["selection"]
 
 
 def test_methods_that_need_groups_say_so() -> None:

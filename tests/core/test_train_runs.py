@@ -86,20 +86,33 @@ def test_cli_train_writes_config_and_group_metrics(project_folder, tmp_path, cap
             "1",
             "--batch-size",
             "32",
+            "--min-group-size",
+            "3",
             "--json",
             str(out),
         ]
     )
     assert code == 0
+    printed = capsys.readouterr().out
     result = json.loads(out.read_text())
     assert result["config"]["method"] == "selecmix"
+    assert result["config"]["min_group_size"] == 3
     for split in ("val", "test"):
         metrics = result["metrics"][split]
-        assert {"avg_acc", "worst_group_acc", "unbiased_acc", "per_group"} <= set(metrics)
+        assert {"avg_acc", "worst_group_acc", "worst_group_acc_raw", "unbiased_acc"} <= set(metrics)
+        assert metrics["min_group_size"] == 3
         group = metrics["per_group"]["c0/red"]
-        assert set(group) == {"acc", "count"} and group["count"] > 0
+        assert {"acc", "n", "ci"} <= set(group) and group["n"] > 0
+        assert group["ci"][0] <= group["acc"] <= group["ci"][1]
+    test = result["metrics"]["test"]
+    worst = test["per_group"][test["worst_group"]]
+    assert f"n={worst['n']}" in printed and f"[{worst['ci'][0]:.2f}, " in printed
     assert main(["runs", str(project_folder)]) == 0
-    assert result["run_id"] in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert result["run_id"] in listed and f"n={worst['n']}" in listed
+    assert main(["runs", str(project_folder), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert runs[0]["metrics"]["test"]["per_group"]["c0/red"]["ci"] == group["ci"] or len(runs) > 1
 
 
 def test_cli_write_config_round_trips(project_folder, tmp_path) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from debias_studio.core.train.methods.base import Batch
 from debias_studio.core.train.methods.selecmix import (
     annotation_partners,
+    contradicting_share,
     contrastive_partners,
     mix_pairs,
     supcon_gsc_loss,
@@ -46,6 +49,33 @@ def test_annotation_partners_contradict_the_annotation() -> None:
             j, k = int(intra[i]), int(inter[i])
             assert y[j] == y[i] and v[j] != v[i]
             assert y[k] != y[i] and v[k] == v[i]
+
+
+def test_annotation_partners_come_from_the_pool_beyond_the_batch() -> None:
+    # the batch (rows 0-1) holds no contradicting partner; the pool's extra rows 2-4 do
+    y, v = torch.tensor([0, 1]), torch.tensor([0, 1])
+    pool_y, pool_v = torch.tensor([0, 1, 0, 1, 1]), torch.tensor([0, 1, 1, 0, 1])
+    gen = torch.Generator().manual_seed(0)
+    assert annotation_partners(y, v, True, gen, pool_y, pool_v).tolist() == [2, 3]
+    assert annotation_partners(y, v, False, gen, pool_y, pool_v).tolist() == [3, 2]
+
+
+def test_contradicting_share_counts_pairs_that_contradict_the_annotation() -> None:
+    batch = Batch(
+        x=torch.zeros(4, 1),
+        y=torch.tensor([0, 0, 1, 1]),
+        v=torch.tensor([0, 0, 1, -1]),
+        ids=torch.arange(4),
+    )
+    pool_values = np.array([0, 0, 1, -1, 1, 0])
+    partner = torch.tensor([4, 1, 5, 2])  # row 1 unpaired, row 3's value unknown
+    paired = partner != torch.arange(4)
+    # same label: row 0 -> value 1 (contradicts), row 2 -> value 0 (contradicts): 2 of 2
+    assert contradicting_share(batch, pool_values, partner, paired, same_label=True) == 1.0
+    # other label: the pair must share the value, which neither does
+    assert contradicting_share(batch, pool_values, partner, paired, same_label=False) == 0.0
+    nobody = torch.zeros(4, dtype=torch.bool)
+    assert contradicting_share(batch, pool_values, partner, nobody, same_label=True) is None
 
 
 def test_a_row_without_candidates_keeps_itself_and_its_label() -> None:

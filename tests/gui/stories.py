@@ -204,6 +204,22 @@ def train_and_compare(window, qtbot) -> None:
     assert runs.table.item(0, 7).text() != "—"  # val worst-group shown
     assert window.panels["training_dock"].groups.rowCount() > 0
     assert window.session.runs.latest is not None
+    check_group_figures(window)
+
+
+def check_group_figures(window) -> None:
+    """The runs table shows the worst test group's n and interval; the training panel's group
+    table every group's Wilson interval around its accuracy and its size."""
+    runs, training = window.panels["runs_dock"], window.panels["training_dock"]
+    headers = [runs.table.horizontalHeaderItem(c).text() for c in range(runs.table.columnCount())]
+    done = next(r for r in runs.runs if r["id"] == runs.table.item(0, 0).text())["metrics"]["test"]
+    worst_n = runs.table.item(0, headers.index("Test worst n")).text()
+    assert worst_n == str(done["per_group"][done["worst_group"]]["n"])
+    assert "95 % interval" in runs.table.item(0, headers.index("Test worst")).toolTip()
+    sizes = [int(training.groups.item(r, 3).text()) for r in range(training.groups.rowCount())]
+    assert all(n > 0 for n in sizes)
+    low, high = (float(v) for v in training.groups.item(0, 2).text().split(" – "))
+    assert 0.0 <= low <= float(training.groups.item(0, 1).text()) <= high <= 1.0
 
 
 def cancel_and_resume(window, qtbot) -> None:

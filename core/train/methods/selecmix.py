@@ -19,6 +19,7 @@ from torch import nn
 from debias_studio.core.train.backbones import (
     Classifier,
     FeatureMLP,
+    PixelMLP,
     ProjectionNet,
     SmallCNN,
     build_classifier,
@@ -72,6 +73,25 @@ def annotation_partners(
     partner = torch.where(allowed, noise, torch.full_like(noise, -1.0)).argmax(dim=1)
     own = torch.arange(len(y), device=y.device)
     return torch.where(allowed.any(dim=1), partner, own)
+
+
+def contradicting_share(
+    batch: Batch,
+    pool_values: np.ndarray,
+    partner: torch.Tensor,
+    paired: torch.Tensor,
+    same_label: bool,
+) -> float | None:
+    """Share of the paired rows whose partner contradicts the shortcut by the annotation (same
+    label and another value, or another label and the same value): how well the biased model
+    picks pairs. None when no paired row has known values on both sides."""
+    v_partner = torch.from_numpy(pool_values).to(batch.v.device)[partner]
+    known = paired & (batch.v >= 0) & (v_partner >= 0)
+    if not bool(known.any()):
+        return None
+    differs = batch.v != v_partner
+    good = differs if same_label else ~differs
+    return float(good[known].float().mean())
 
 
 def mix_with(
@@ -137,9 +157,9 @@ class SelecMix(Method):
         self._pool: tuple[np.ndarray, torch.Tensor | None] | None = None
         self._pool_age = 0
         if mode == "contrastive":
-            self.nets["bias_embedding"] = ProjectionNet(_aux_features(model, data)).to(device)
+            self.nets["bias_embedding"] = ProjectionNet(_aux_features(config, data)).to(device)
         if config.lff:
-            clone = build_classifier_like(model, data).to(device)
+            clone = build_classifier_like(config, data).to(device)
             self.nets["biased_classifier"] = clone
             n = len(data.labels)
             self.ema_d = torch.zeros(n, device=device)
@@ -171,6 +191,9 @@ class SelecMix(Method):
             partner = annotation_partners(batch.y, batch.v, same_label, gen, pool_y, pool_v)
         x_partner = self._pixels(pool[partner.cpu().numpy()])
         paired = partner != torch.arange(n, device=partner.device)
+        share = contradicting_share(batch, self.data.values[pool], partner, paired, same_label)
+        if share is not None:
+            logs["contradicting"] = share
         x_mix, y_mix = mix_with(batch.x, batch.y, x_partner, pool_y[partner], paired, gen)
         if not self.config.lff:
             mix = cross_entropy(self.model(x_mix), y_mix).mean()
@@ -248,15 +271,20 @@ def _class_max(values: torch.Tensor, labels: torch.Tensor, n_classes: int) -> to
     return out.clamp_min(1e-8)
 
 
-def _aux_features(model: nn.Module, data) -> nn.Module:  # type: ignore[no-untyped-def]
-    """The bias model need only find the easy cue: a small CNN for images (even when the main
-    network is CLIP), an MLP on frozen features."""
+def _aux_features(config, data) -> nn.Module:  # type: ignore[no-untyped-def]
+    """The bias model need only find the easy cue: the run's own network when it is small (pixel
+    MLP, small CNN), a small CNN for images when the main network is CLIP, an MLP on frozen
+    features."""
+    if config.backbone == "mlp":
+        return PixelMLP(int(np.prod(data.inputs.shape[1:])))
     if data.is_images:
         return SmallCNN()
     return FeatureMLP(int(data.inputs.shape[1]), 0)
 
 
-def build_classifier_like(model: nn.Module, data) -> Classifier:  # type: ignore[no-untyped-def]
-    if data.is_images:
-        return Classifier(SmallCNN(), SmallCNN().out_dim, data.n_classes)
-    return build_classifier("head", data.n_classes, in_dim=int(data.inputs.shape[1]))
+def build_classifier_like(config, data) -> Classifier:  # type: ignore[no-untyped-def]
+    """LfF's biased classifier: the same small network as the aux model, with a linear head."""
+    features = _aux_features(config, data)
+    if not data.is_images:
+        return build_classifier("head", data.n_classes, in_dim=int(data.inputs.shape[1]))
+    return Classifier(features, int(features.out_dim), data.n_classes)

@@ -33,6 +33,7 @@ from debias_studio.core.models.device import resolve_device
 from debias_studio.core.models.loaded import LoadedModel
 from debias_studio.core.models.precision import ImageEncoder, choose_encoder
 from debias_studio.core.models.registry import load_model, resolve_model
+from debias_studio.core.threads import job_budget
 
 PROBE_MIN_IMAGES = 256
 """Measure CPU precisions only for jobs at least this big: below, the probe costs more than
@@ -194,6 +195,32 @@ def embed_files(
     check); without ``root`` they are full paths."""
     if not files:
         return encoder
+    with job_budget("embed", items=len(files), device=loaded.device.type) as budget:
+        return (
+            yield from _embed_batches(
+                files,
+                loaded,
+                sink,
+                batch_size=batch_size,
+                num_workers=budget.workers if num_workers is None else num_workers,
+                cancel=cancel,
+                encoder=encoder,
+                root=root,
+            )
+        )
+
+
+def _embed_batches(
+    files: Sequence[str],
+    loaded: LoadedModel,
+    sink: BatchSink,
+    *,
+    batch_size: int,
+    num_workers: int,
+    cancel: CancelToken,
+    encoder: ImageEncoder | None,
+    root: DatasetRoot | None,
+) -> Job[ImageEncoder | None]:
     size = loaded.image_size
     dataset = ImageFiles(
         files, loaded.preprocess, min_side=size, shape=_input_shape(loaded), root=root

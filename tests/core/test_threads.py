@@ -16,10 +16,12 @@ from debias_studio.core.jobs import Progress, run_quiet
 from debias_studio.core.threads import budgeted, job_budget, plan
 
 
-def test_compute_threads_are_the_usable_cores_when_threads_wait_passively() -> None:
-    budget = plan("train", cores=8, others=6.0, passive=True, concurrent=0)
-    assert budget.threads == 8  # sleeping idle threads cost others nothing
-    assert budget.workers == 1
+def test_compute_threads_are_the_cores_other_processes_leave_free() -> None:
+    assert plan("train", cores=8, others=0.0, passive=True, concurrent=0).threads == 8
+    assert plan("train", cores=8, others=6.0, passive=True, concurrent=0).threads == 2
+    assert plan("train", cores=8, others=6.5, passive=True, concurrent=0).threads == 1
+    busy = plan("train", cores=2, others=9.0, passive=True, concurrent=0)
+    assert (busy.threads, busy.workers) == (1, 1)
 
 
 def test_small_work_runs_on_one_thread() -> None:
@@ -28,15 +30,11 @@ def test_small_work_runs_on_one_thread() -> None:
     assert big.threads == 8
 
 
-def test_spinning_runtime_falls_back_to_one_thread_only_under_load() -> None:
-    assert plan("train", cores=4, others=0.0, passive=False, concurrent=0).threads == 4
-    assert plan("train", cores=4, others=2.0, passive=False, concurrent=0).threads == 1
-
-
 def test_our_concurrent_jobs_and_torchrun_ranks_share_the_cores(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert plan("embed", cores=8, others=0, passive=True, concurrent=1).threads == 4
+    assert plan("embed", cores=8, others=4, passive=True, concurrent=1).threads == 2
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
     assert plan("embed", cores=8, others=0, passive=True, concurrent=0).threads == 2
 

@@ -42,10 +42,10 @@ from debias_studio.core.models.precision import ImageEncoder, choose_encoder
 from debias_studio.core.models.registry import load_model, resolve_model
 from debias_studio.core.threads import job_budget
 
-PROBE_MIN_IMAGES = 256
+PROBE_MIN_IMAGES = 64
 """Measure CPU precisions only for jobs at least this big: below, the probe costs more than
 it can save (a decision already measured for this model is still used)."""
-PROBE_SAMPLE = 16
+PROBE_SAMPLE = 8
 COPY_CHUNK = 65_536
 
 _ENGINE_MODELS: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()

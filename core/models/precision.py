@@ -13,7 +13,7 @@ On CPU the answer depends on the chip (PERFORMANCE.md):
   ~1.2-1.7x fp32. Used only when its embeddings stay faithful (min cosine to fp32 >= 0.99).
 * ``fp32``: the reference.
 
-The choice is measured once on a real batch (alternating runs, best of three) and remembered
+The choice is measured once on a real batch (alternating runs, best of two) and remembered
 per machine, torch version, thread count and model id in the user cache (``cpu_precision.json``).
 ``DEBIAS_STUDIO_CPU_PRECISION=fp32|int8|bf16|auto`` overrides it.
 """
@@ -43,7 +43,7 @@ MIN_COSINE = 0.99
 MIN_SPEEDUP = 1.1  # below this, timing noise on a shared machine could be the whole "gain"
 CHOICES = ("fp32", "int8", "bf16", "bf16amp")
 PROBE_MATRIX = 512
-ROUNDS = 3
+ROUNDS = 2
 
 
 @dataclass
@@ -65,7 +65,8 @@ class ImageEncoder:
 def cpu_has_native_bf16() -> bool:
     """True when a bf16 matrix product beats the fp32 one here (bf16 in hardware, not emulated).
 
-    Probed once per process: best of three products of ``PROBE_MATRIX``-square matrices."""
+    Probed once per process (CPU time, as ``measure_precisions``): best of three products of
+    ``PROBE_MATRIX``-square matrices."""
     a = torch.randn(PROBE_MATRIX, PROBE_MATRIX)
     best = {}
     for dtype in (torch.float32, torch.bfloat16):
@@ -73,9 +74,9 @@ def cpu_has_native_bf16() -> bool:
         torch.mm(x, x)  # kernel selection outside the timing
         times = []
         for _ in range(3):
-            start = time.perf_counter()
+            start = time.process_time()
             torch.mm(x, x)
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
         best[dtype] = min(times)
     return best[torch.bfloat16] < best[torch.float32]
 
@@ -150,7 +151,9 @@ def measure_precisions(
     """Time fp32 and each candidate on ``sample``; the fastest faithful one wins.
 
     Runs alternate between the encoders (fp32, int8, fp32, int8, ...) and the best of
-    ``ROUNDS`` counts, so a burst of load from other processes cannot favour one side."""
+    ``ROUNDS`` counts. Times are CPU seconds of this process (all its threads), not wall time:
+    on a busy machine wall time measures the other processes' load (measured beside 16
+    runnable threads on 2 cores, wall-clock timing chose fp32 over bf16), CPU time the work."""
     encoders = {"fp32": build_encoder(loaded, "fp32")}
     decision: dict[str, Any] = {"choice": "fp32"}
     for name in ["int8"] + (["bf16", "bf16amp"] if cpu_has_native_bf16() else []):
@@ -165,9 +168,9 @@ def measure_precisions(
     vectors: dict[str, np.ndarray] = {}
     for _ in range(ROUNDS):
         for name, encoder in encoders.items():
-            start = time.perf_counter()
+            start = time.process_time()
             vectors[name] = encoder(sample)
-            best_s[name] = min(best_s[name], time.perf_counter() - start)
+            best_s[name] = min(best_s[name], time.process_time() - start)
     decision["fp32_img_s"] = round(len(sample) / best_s["fp32"], 2)
     choice = "fp32"
     for name in encoders:

@@ -16,7 +16,7 @@ def _cpu_ticks(pid: int) -> int:
 def test_requested_neighbours_burn_cpu(cpu_bound_neighbours: list[subprocess.Popen[bytes]]) -> None:
     assert len(cpu_bound_neighbours) == int(os.environ.get("DEBIAS_STUDIO_TEST_BUSY", "0") or 0)
     before = [_cpu_ticks(loop.pid) for loop in cpu_bound_neighbours]
-    time.sleep(0.3)
+    time.sleep(0.5)
     for loop, ticks in zip(cpu_bound_neighbours, before, strict=True):
         assert loop.poll() is None
         assert _cpu_ticks(loop.pid) > ticks

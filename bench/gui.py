@@ -179,6 +179,7 @@ def run_size(n: int, seconds: float, with_embed: bool) -> dict:
     }
     if with_embed:
         result.update(_embed_stall(app, window, seconds))
+        result.update(_job_stalls(app, window, project, seconds))
     window.shutdown()
     window.close()
     return result
@@ -237,6 +238,39 @@ def _embed_stall(app, window, seconds: float) -> dict:
     }
 
 
+def _job_stalls(app, window, project_folder: Path, seconds: float) -> dict:
+    """The GUI-thread stall while discovery, training (CNN from the images) and export run in
+    the app's job runner, each for ``seconds`` (then cancelled), on the open project."""
+    from debias_studio.gui import engine
+
+    project = window.session.project
+    starts = {
+        "discover": lambda token: engine.run_discovery(project, "demo", "cpu", None, token),
+        "train": lambda token: engine.train_job(
+            project,
+            engine.TrainConfig(str(project_folder), backbone="cnn", epochs=1, device="cpu"),
+            lambda _epoch: None,
+            token,
+        ),
+        "export": lambda token: engine.run_export(
+            project, project_folder.parent / "export", ["manifest", "imagefolder"],
+            link="copy", confounder=None, overwrite=True, cancel=token,
+        ),
+    }  # fmt: skip
+    figures: dict = {}
+    for name, start in starts.items():
+        meter = StallMeter()
+        meter.start()
+        handle = window.runner.start(f"bench {name}", start)
+        pump(app, seconds, lambda h=handle: not h.running)
+        figures[f"stall_{name}_ms"] = round(meter.stop(), 1)
+        figures[f"busy_{name}_ms"] = round(meter.busy_ms, 1)
+        figures[f"{name}_progress"] = handle.progress.done
+        handle.cancel()
+        pump(app, 60, lambda h=handle: not h.running)
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -261,6 +295,9 @@ def main() -> int:
         "first_thumbnails_s": large["first_thumbnails_s"],
         "max_stall_scroll_ms": large["stall_scroll_ms"],
         "max_stall_embed_ms": large.get("stall_embed_ms"),
+        "max_stall_job_ms": {
+            job: large.get(f"stall_{job}_ms") for job in ("embed", "discover", "train", "export")
+        },
         "max_gui_busy_ms": max(
             large["busy_scroll_ms"], large.get("busy_embed_ms", 0), large["busy_open_ms"]
         ),

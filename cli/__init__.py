@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from debias_studio.core import __version__
 from debias_studio.core.errors import JobCancelled, StudioError
+from debias_studio.core.threads import prepare_process
 
 COMMAND_MODULES = (
     "debias_studio.cli.data",
@@ -71,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    prepare_process()  # before any command imports torch (core.threads, rule 1)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

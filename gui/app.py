@@ -22,6 +22,8 @@ from debias_studio.core.errors import StudioError
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
+from debias_studio.core.threads import prepare_process
+
 DEMO_KINDS = ("digits", "backgrounds")
 GIL_SWITCH_S = 0.001
 """Workers (thumbnail decoding, jobs) run Python too; every paint of a grid cell needs the GIL.
@@ -60,6 +62,7 @@ def application(argv: list[str] | None = None) -> QApplication:
 
     app = QApplication.instance()
     if app is None:
+        prepare_process()  # before the engine imports torch (core.threads, rule 1)
         app = _create_application(argv if argv is not None else sys.argv[:1])
     collect_on_gui_thread(app)
     assert isinstance(app, QApplication)

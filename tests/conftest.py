@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, settings
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as core.threads.prepare_process does
 
 # Property-based tests (hypothesis): a fixed, modest run in CI (the same examples every time, no
 # example database written into the checkout); HYPOTHESIS_PROFILE=thorough explores far more.

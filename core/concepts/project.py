@@ -25,6 +25,7 @@ from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress,
 from debias_studio.core.store.discoveries import latest_discovery as stored_discovery
 from debias_studio.core.store.discoveries import save_discovery
 from debias_studio.core.store.runs import run_probabilities
+from debias_studio.core.threads import budgeted
 
 BANK_META_KEY = "concept_bank"
 STORE_TOP_PER_CLASS = 200
@@ -113,6 +114,7 @@ def _negative_sample(embeddings: Any, seed: int) -> np.ndarray:
 
 
 # ---- discovery --------------------------------------------------------------------------------
+@budgeted("discover")
 def discover(
     project: Any,
     model_name: str = "demo",

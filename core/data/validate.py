@@ -8,7 +8,6 @@ changed file later.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from functools import partial
 from debias_studio.core.data.imageio import MAX_PIXELS, ImageReadError, check_image
 from debias_studio.core.data.rootpaths import DatasetRoot
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
+from debias_studio.core.threads import usable_cores
 
 CHUNK = 256
 """Files per progress report and cancel check (a fraction of a second of work)."""
@@ -40,8 +40,9 @@ class FileCheck:
 
 
 def default_workers() -> int:
-    """Two threads per core: decoding is CPU-bound, but reads from slow disks overlap with it."""
-    return max(2, min(16, 2 * (os.cpu_count() or 1)))
+    """Two threads per usable core (core.threads): decoding is CPU-bound, but reads from slow
+    disks overlap with it."""
+    return max(2, min(16, 2 * usable_cores()))
 
 
 def inspect_file(

@@ -7,6 +7,9 @@ Layout, one folder per model id under ``project.embeddings_dir``::
     <model_id>/index-<gen>.parquet     one row per vector: path, size, mtime_ns (the file's
                                        fingerprint), done, valid, problem, detail
 
+    <model_id>/parts/<name>.npy|.parquet  embeddings computed by torchrun ranks (core.embed.shard)
+                                       and not merged yet: same columns, rows in any order
+
 A new generation is written next to the old one and becomes current by an atomic replace of
 ``current.json``; a crash or a cancel at any moment leaves the previous generation intact, and a
 reader never sees a half-written array. Rows are in the dataset's image-id order, so reading
@@ -28,6 +31,7 @@ import pandas as pd
 from debias_studio.core.models.usercache import write_json_atomic
 
 POINTER = "current.json"
+PARTS = "parts"
 FORMAT = 1
 INDEX_COLUMNS = ("path", "size", "mtime_ns", "done", "valid", "problem", "detail")
 ORPHAN_AGE_S = 24 * 3600
@@ -130,3 +134,41 @@ def _remove_orphans(folder: Path, keep: str) -> None:
                 path.unlink()
         except OSError:
             pass
+
+
+# ---- parts written by torchrun ranks -----------------------------------------------------------
+def write_part(folder: Path, name: str, index: pd.DataFrame, vectors: np.ndarray) -> None:
+    """Save one rank's finished rows; the index is written last and marks the part complete."""
+    parts = folder / PARTS
+    parts.mkdir(parents=True, exist_ok=True)
+    np.save(parts / f"{name}.npy", vectors.astype(np.float16))
+    tmp = parts / f"{name}.parquet.tmp"
+    index.loc[:, list(INDEX_COLUMNS)].reset_index(drop=True).to_parquet(tmp, index=False)
+    tmp.replace(parts / f"{name}.parquet")
+
+
+def read_parts(folder: Path) -> CachedEmbeddings | None:
+    """Every complete part, concatenated (None when there is none); damaged parts are skipped."""
+    vectors, indexes = [], []
+    for index_path in sorted((folder / PARTS).glob("*.parquet")):
+        try:
+            index = pd.read_parquet(index_path)
+            part = np.load(index_path.with_suffix(".npy"))
+        except (OSError, ValueError):
+            continue
+        if part.ndim == 2 and len(part) == len(index) and not set(INDEX_COLUMNS) - set(index):
+            vectors.append(part)
+            indexes.append(index.loc[:, list(INDEX_COLUMNS)])
+    if not vectors or len({v.shape[1] for v in vectors}) != 1:
+        return None
+    index = pd.concat(indexes, ignore_index=True)
+    return CachedEmbeddings(folder / PARTS, "parts", np.concatenate(vectors), index)
+
+
+def remove_parts(folder: Path) -> None:
+    """Drop the parts once a committed generation holds them."""
+    for path in list((folder / PARTS).glob("*")):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    with contextlib.suppress(OSError):
+        (folder / PARTS).rmdir()

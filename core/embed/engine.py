@@ -25,7 +25,14 @@ import torch
 
 from debias_studio.core.data.dataset import ImageProblem
 from debias_studio.core.data.rootpaths import DatasetRoot
-from debias_studio.core.embed.cache import CachedEmbeddings, CacheWriter, model_folder, read_cache
+from debias_studio.core.embed.cache import (
+    CachedEmbeddings,
+    CacheWriter,
+    model_folder,
+    read_cache,
+    read_parts,
+    remove_parts,
+)
 from debias_studio.core.embed.loader import ImageFiles, make_loader
 from debias_studio.core.errors import JobCancelled
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
@@ -33,11 +40,12 @@ from debias_studio.core.models.device import resolve_device
 from debias_studio.core.models.loaded import LoadedModel
 from debias_studio.core.models.precision import ImageEncoder, choose_encoder
 from debias_studio.core.models.registry import load_model, resolve_model
+from debias_studio.core.threads import job_budget
 
-PROBE_MIN_IMAGES = 256
+PROBE_MIN_IMAGES = 64
 """Measure CPU precisions only for jobs at least this big: below, the probe costs more than
 it can save (a decision already measured for this model is still used)."""
-PROBE_SAMPLE = 16
+PROBE_SAMPLE = 8
 COPY_CHUNK = 65_536
 
 _ENGINE_MODELS: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
@@ -124,28 +132,28 @@ def embed_project(
     sizes, mtimes = yield from _fingerprint(files, cancel)
     info = resolve_model(model_name)
     folder = model_folder(project.embeddings_dir, info.model_id)  # type: ignore[attr-defined]
-    cached = read_cache(folder)
+    cached, parts = read_cache(folder), read_parts(folder)
     wanted = pd.DataFrame({"path": paths, "size": sizes, "mtime_ns": mtimes})
-    if cached is not None and _is_current(cached, wanted):
+    if cached is not None and parts is None and _is_current(cached, wanted):
         yield Progress(len(paths), len(paths), "all embeddings are cached")
         return _as_set(info.model_id, cached, computed=0)
 
-    rows = (
-        _match_rows(cached.index, wanted, ["path", "size", "mtime_ns"])
-        if cached is not None
-        else np.full(len(paths), -1, dtype=np.int64)
-    )
+    sources = known_rows([cached, parts], wanted)
     missing = sizes < 0
-    todo = np.flatnonzero((rows < 0) & ~missing)
+    known = np.zeros(len(paths), dtype=bool)
+    for _, rows in sources:
+        known |= rows >= 0
+    todo = np.flatnonzero(~known & ~missing)
     loaded: LoadedModel | None = None
-    if len(todo) or cached is None:  # without a cache, only the model knows the dimension
+    if len(todo) or (cached is None and parts is None):  # else the model gives the dimension
         yield Progress(0, len(todo), f"loading {info.display_name}")
         loaded = _engine_model(model_name, info.model_id, device)
-    dim = loaded.embed_dim if loaded is not None else cached.dim  # type: ignore[union-attr]
-    index = _start_index(wanted, cached, rows, missing)
+    dim = loaded.embed_dim if loaded is not None else next(c.dim for c, _ in sources)
+    index = _start_index(wanted, sources, missing)
     writer = CacheWriter(folder, len(paths), dim)
     try:
-        _copy_reused(writer.vectors, cached, rows)
+        for source, rows in sources:
+            _copy_reused(writer.vectors, source, rows)
         if len(todo):
             assert loaded is not None
 
@@ -169,11 +177,13 @@ def embed_project(
             )
     except JobCancelled:
         writer.commit(index)  # keep what was computed; the next run continues from there
+        remove_parts(folder)
         raise
     except BaseException:
         writer.abort()
         raise
     result = writer.commit(index)
+    remove_parts(folder)  # merged into the generation just committed
     return _as_set(info.model_id, result, computed=len(todo))
 
 
@@ -194,6 +204,32 @@ def embed_files(
     check); without ``root`` they are full paths."""
     if not files:
         return encoder
+    with job_budget("embed", items=len(files), device=loaded.device.type) as budget:
+        return (
+            yield from _embed_batches(
+                files,
+                loaded,
+                sink,
+                batch_size=batch_size,
+                num_workers=budget.workers if num_workers is None else num_workers,
+                cancel=cancel,
+                encoder=encoder,
+                root=root,
+            )
+        )
+
+
+def _embed_batches(
+    files: Sequence[str],
+    loaded: LoadedModel,
+    sink: BatchSink,
+    *,
+    batch_size: int,
+    num_workers: int,
+    cancel: CancelToken,
+    encoder: ImageEncoder | None,
+    root: DatasetRoot | None,
+) -> Job[ImageEncoder | None]:
     size = loaded.image_size
     dataset = ImageFiles(
         files, loaded.preprocess, min_side=size, shape=_input_shape(loaded), root=root
@@ -271,30 +307,48 @@ def _match_rows(index: pd.DataFrame, wanted: pd.DataFrame, keys: list[str]) -> n
     return merged["row"].fillna(-1).to_numpy(np.int64)
 
 
+def known_rows(
+    sources: Sequence[CachedEmbeddings | None], wanted: pd.DataFrame
+) -> list[tuple[CachedEmbeddings, np.ndarray]]:
+    """Each existing source with, per wanted row, its row there (-1: none or an earlier
+    source has it): the committed cache first, then the parts of torchrun ranks."""
+    found: list[tuple[CachedEmbeddings, np.ndarray]] = []
+    taken = np.zeros(len(wanted), dtype=bool)
+    for source in sources:
+        if source is None:
+            continue
+        rows = _match_rows(source.index, wanted, ["path", "size", "mtime_ns"]).copy()
+        rows[taken] = -1
+        taken |= rows >= 0
+        found.append((source, rows))
+    return found
+
+
 def _start_index(
-    wanted: pd.DataFrame, cached: CachedEmbeddings | None, rows: np.ndarray, missing: np.ndarray
+    wanted: pd.DataFrame,
+    sources: list[tuple[CachedEmbeddings, np.ndarray]],
+    missing: np.ndarray,
 ) -> pd.DataFrame:
-    """The new index: reused rows copied from the cache, missing files marked, the rest to do."""
+    """The new index: reused rows copied from the sources, missing files marked, the rest to do."""
     n = len(wanted)
     index = wanted.copy()
     index["done"] = np.zeros(n, dtype=bool)
     index["valid"] = np.zeros(n, dtype=bool)
     index["problem"] = np.full(n, "", dtype=object)
     index["detail"] = np.full(n, "", dtype=object)
-    reused = np.flatnonzero(rows >= 0)
-    if cached is not None and len(reused):
-        source = cached.index.iloc[rows[reused]]
-        for column in ("valid", "problem", "detail"):
-            index.loc[reused, column] = source[column].to_numpy()
-        index.loc[reused, "done"] = True
+    for cached, rows in sources:
+        reused = np.flatnonzero(rows >= 0)
+        if len(reused):
+            source = cached.index.iloc[rows[reused]]
+            for column in ("valid", "problem", "detail"):
+                index.loc[reused, column] = source[column].to_numpy()
+            index.loc[reused, "done"] = True
     index.loc[missing, ["done", "valid", "problem", "detail"]] = [True, False, "missing", ""]
     index.loc[missing, "detail"] = "file not found"
     return index
 
 
-def _copy_reused(target: np.ndarray, cached: CachedEmbeddings | None, rows: np.ndarray) -> None:
-    if cached is None:
-        return
+def _copy_reused(target: np.ndarray, cached: CachedEmbeddings, rows: np.ndarray) -> None:
     reused = np.flatnonzero(rows >= 0)
     for start in range(0, len(reused), COPY_CHUNK):
         part = reused[start : start + COPY_CHUNK]

@@ -59,20 +59,17 @@ class ImageFiles(Dataset[tuple[int, torch.Tensor, str, str]]):
         return i, tensor, "", ""
 
 
-def default_workers() -> int:
-    return min(2, os.cpu_count() or 1)
-
-
 def _worker_context() -> str | None:
     methods = multiprocessing.get_all_start_methods()
     return "forkserver" if "forkserver" in methods else None
 
 
 def make_loader(
-    files: ImageFiles, *, batch_size: int, num_workers: int | None, pin_memory: bool
+    files: ImageFiles, *, batch_size: int, num_workers: int, pin_memory: bool
 ) -> DataLoader[tuple[int, torch.Tensor, str, str]]:
-    """Sequential batches of ``files``; no worker processes for a single batch (start-up cost)."""
-    workers = default_workers() if num_workers is None else max(0, num_workers)
+    """Sequential batches of ``files``; no worker processes for a single batch (start-up cost).
+    ``num_workers`` comes from the job's thread budget (core.threads)."""
+    workers = max(0, num_workers)
     if len(files) <= batch_size:
         workers = 0
     extra: dict[str, Any] = {}

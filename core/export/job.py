@@ -27,6 +27,7 @@ from debias_studio.core.export.options import BALANCE_MODES, DEFAULT_FORMATS, FO
 from debias_studio.core.export.report import build_report, render_html
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
 from debias_studio.core.store.project import Project
+from debias_studio.core.threads import budgeted
 
 EXPORT_JSON = "export.json"
 EXPORT_VERSION = 1
@@ -66,6 +67,7 @@ def parse_formats(formats: str | Sequence[str] | None) -> list[str]:
     return [n for n in FORMATS if n in chosen]
 
 
+@budgeted("export")
 def export_project(
     project: Project,
     outdir: Path | str,

@@ -3,14 +3,17 @@
 On CUDA: autocast (bf16, or fp16 where bf16 is missing) - always faster, never measured.
 On CPU the answer depends on the chip (PERFORMANCE.md):
 
-* ``bf16`` weights are ~3.7x faster than fp32 where the CPU has bf16 instructions (AVX512-BF16,
-  AMX), and many times *slower* where it must emulate them (e.g. AMD Zen 3: ~0.1x). We only try
-  bf16 when the CPU flags say it is native. bf16 *autocast* is never used on CPU.
+* ``bf16`` weights and ``bf16amp`` (fp32 weights under bf16 autocast: LayerNorm, softmax and
+  the final projection stay fp32, so it is the more faithful of the two) are several times
+  faster than fp32 where the CPU computes bf16 in hardware (AVX512-BF16, AMX), and many times
+  *slower* where it must emulate them (e.g. AMD Zen 3: ~0.1x). Whether it does is probed, not
+  read from the CPU flags: one bf16 and one fp32 matrix product are timed (milliseconds), and
+  the bf16 candidates are measured on the model only when bf16 won.
 * ``int8``: dynamic int8 quantisation of every linear layer (``core.models.int8``); on AVX2 CPUs
   ~1.2-1.7x fp32. Used only when its embeddings stay faithful (min cosine to fp32 >= 0.99).
 * ``fp32``: the reference.
 
-The choice is measured once on a real batch (alternating runs, best of three) and remembered
+The choice is measured once on a real batch (alternating runs, best of two) and remembered
 per machine, torch version, thread count and model id in the user cache (``cpu_precision.json``).
 ``DEBIAS_STUDIO_CPU_PRECISION=fp32|int8|bf16|auto`` overrides it.
 """
@@ -18,6 +21,7 @@ per machine, torch version, thread count and model id in the user cache (``cpu_p
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import time
@@ -37,8 +41,9 @@ from debias_studio.core.models.loaded import LoadedModel
 CACHE_FILE = "cpu_precision.json"
 MIN_COSINE = 0.99
 MIN_SPEEDUP = 1.1  # below this, timing noise on a shared machine could be the whole "gain"
-CHOICES = ("fp32", "int8", "bf16")
-ROUNDS = 3
+CHOICES = ("fp32", "int8", "bf16", "bf16amp")
+PROBE_MATRIX = 512
+ROUNDS = 2
 
 
 @dataclass
@@ -56,10 +61,24 @@ class ImageEncoder:
         return F.normalize(features.float(), dim=-1).cpu().numpy()
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bf16 in hardware (not emulated through fp32)."""
-    flags = _cpu_flags()
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    """True when a bf16 matrix product beats the fp32 one here (bf16 in hardware, not emulated).
+
+    Probed once per process (CPU time, as ``measure_precisions``): best of three products of
+    ``PROBE_MATRIX``-square matrices."""
+    a = torch.randn(PROBE_MATRIX, PROBE_MATRIX)
+    best = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        x = a.to(dtype)
+        torch.mm(x, x)  # kernel selection outside the timing
+        times = []
+        for _ in range(3):
+            start = time.process_time()
+            torch.mm(x, x)
+            times.append(time.process_time() - start)
+        best[dtype] = min(times)
+    return best[torch.bfloat16] < best[torch.float32]
 
 
 def build_encoder(loaded: LoadedModel, precision: str) -> ImageEncoder:
@@ -90,6 +109,13 @@ def _build(loaded: LoadedModel, precision: str) -> ImageEncoder:
 
         tower_bf16 = copy.deepcopy(visual).to(torch.bfloat16)
         return ImageEncoder("bf16", lambda b: tower_bf16(b.to(torch.bfloat16)), loaded.device)
+    if precision == "bf16amp":
+
+        def forward_bf16_autocast(batch: torch.Tensor) -> torch.Tensor:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return visual(batch)
+
+        return ImageEncoder("bf16amp", forward_bf16_autocast, loaded.device)
     return ImageEncoder("fp32", visual, loaded.device)
 
 
@@ -125,10 +151,12 @@ def measure_precisions(
     """Time fp32 and each candidate on ``sample``; the fastest faithful one wins.
 
     Runs alternate between the encoders (fp32, int8, fp32, int8, ...) and the best of
-    ``ROUNDS`` counts, so a burst of load from other processes cannot favour one side."""
+    ``ROUNDS`` counts. Times are CPU seconds of this process (all its threads), not wall time:
+    on a busy machine wall time measures the other processes' load (measured beside 16
+    runnable threads on 2 cores, wall-clock timing chose fp32 over bf16), CPU time the work."""
     encoders = {"fp32": build_encoder(loaded, "fp32")}
     decision: dict[str, Any] = {"choice": "fp32"}
-    for name in ["int8"] + (["bf16"] if cpu_has_native_bf16() else []):
+    for name in ["int8"] + (["bf16", "bf16amp"] if cpu_has_native_bf16() else []):
         try:
             encoders[name] = build_encoder(loaded, name)
             encoders[name](sample[:2])  # warm-up, and proof that the kernels exist here
@@ -140,9 +168,9 @@ def measure_precisions(
     vectors: dict[str, np.ndarray] = {}
     for _ in range(ROUNDS):
         for name, encoder in encoders.items():
-            start = time.perf_counter()
+            start = time.process_time()
             vectors[name] = encoder(sample)
-            best_s[name] = min(best_s[name], time.perf_counter() - start)
+            best_s[name] = min(best_s[name], time.process_time() - start)
     decision["fp32_img_s"] = round(len(sample) / best_s["fp32"], 2)
     choice = "fp32"
     for name in encoders:
@@ -168,17 +196,6 @@ def _decision_key(loaded: LoadedModel) -> str:
             loaded.model_id,
         )
     )
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
 
 
 def _cpu_name() -> str:

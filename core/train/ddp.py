@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import torch
 import torch.distributed as tdist
 
+from debias_studio.core.embed.shard import join_process_group
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.models.device import resolve_device
 from debias_studio.core.store.project import Project
@@ -31,11 +31,7 @@ from debias_studio.core.train.runs import create_run, open_run
 
 def init_distributed(on_gpu: bool) -> DistContext:
     """Join the process group torchrun describes in the environment (NCCL between GPUs)."""
-    if not tdist.is_initialized():
-        tdist.init_process_group("nccl" if on_gpu else "gloo")
-    rank, world = tdist.get_rank(), tdist.get_world_size()
-    if on_gpu:
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
+    rank, world = join_process_group(on_gpu)
     return DistContext(rank, world)
 
 

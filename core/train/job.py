@@ -15,6 +15,7 @@ from debias_studio.core.errors import JobCancelled, StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import finish_run, mark_running
+from debias_studio.core.threads import budgeted
 from debias_studio.core.train import preflight
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.data import TrainData, load_train_data
@@ -48,6 +49,7 @@ class RunResult:
         }
 
 
+@budgeted("train")
 def train_run(
     project: Project,
     config: TrainConfig,
@@ -69,6 +71,7 @@ def train_run(
 start_run = train_run
 
 
+@budgeted("train")
 def resume_run(
     project: Project,
     run_id: str,

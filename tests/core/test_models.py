@@ -162,18 +162,24 @@ def test_demo_model_labels_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_encoders_agree_across_cpu_precisions(tmp_path: Path) -> None:
-    from debias_studio.core.models.precision import build_encoder, measure_precisions
+    from debias_studio.core.models.precision import (
+        build_encoder,
+        cpu_has_native_bf16,
+        measure_precisions,
+    )
 
     loaded = load_model(f"local-dir:{save_tiny_model(tmp_path / 'tiny')}", "cpu")
     batch = torch.randn(6, 3, 32, 32)
     reference = loaded.encode_images(batch)
     np.testing.assert_allclose(np.linalg.norm(reference, axis=1), 1.0, rtol=1e-5)
-    for name in ("fp32", "int8", "bf16"):
+    for name in ("fp32", "int8", "bf16", "bf16amp"):
         vectors = build_encoder(loaded, name)(batch)
         assert np.min(np.sum(vectors * reference, axis=1)) >= 0.99, name
     encoder, decision = measure_precisions(loaded, batch)
     assert decision["choice"] == encoder.precision
     assert decision["int8_min_cosine"] >= 0.99
+    if cpu_has_native_bf16():  # probed: bf16 candidates are measured only where bf16 is fast
+        assert decision["bf16amp_min_cosine"] >= 0.99
 
 
 def test_device_setting(monkeypatch: pytest.MonkeyPatch) -> None:

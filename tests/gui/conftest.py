@@ -1,10 +1,14 @@
 """GUI test fixtures: settings isolated per test, a tiny project, and a guard that fails any test
-which leaves a job or a thread running (napari's habit)."""
+which leaves a job or a thread running (napari's habit). With ``DEBIAS_STUDIO_TEST_BUSY=N`` the
+GUI tests run beside N CPU-bound processes (CI does this: a user's machine is never idle)."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +23,19 @@ from debias_studio.gui.thumbnails import thumbnail_pools
 from debias_studio.gui.workers import running_workers
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 220)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cpu_bound_neighbours() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``DEBIAS_STUDIO_TEST_BUSY`` busy-loop processes for the whole GUI session (default 0)."""
+    count = int(os.environ.get("DEBIAS_STUDIO_TEST_BUSY", "0") or 0)
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield loops
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -100,7 +100,9 @@ def _train_command(subparsers: Any) -> None:
         "default 2 for clip, 0 for efficientnet)",
     )
     train.add_argument("--image-size", type=int, default=None)
-    train.add_argument("--resume", metavar="RUN_ID", help="continue a cancelled run")
+    train.add_argument(
+        "--resume", metavar="RUN_ID", help="continue a cancelled, failed or interrupted run"
+    )
     train.add_argument(
         "--skip-feature-check",
         action="store_true",

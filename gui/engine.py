@@ -31,6 +31,7 @@ from debias_studio.core.embed.projection import (
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import CancelToken, Job, delegate
 from debias_studio.core.store.project import DB_NAME, Project
+from debias_studio.core.store.runs import RESUMABLE
 from debias_studio.core.train.config import BACKBONES, METHODS, SUGGESTED, TrainConfig
 
 if TYPE_CHECKING:  # heavy modules (torch): for the annotations only
@@ -56,6 +57,7 @@ __all__ = [
     "BACKBONES",
     "DB_NAME",
     "METHODS",
+    "RESUMABLE",
     "ROW_COLUMNS",
     "SPLITS",
     "TRAINING_SUGGESTIONS",

@@ -65,6 +65,37 @@ def release(folder: Path) -> None:
         handle.close()
 
 
+def hold(path: Path) -> IO[str] | None:
+    """An exclusive lock on file ``path`` for as long as the returned handle stays open (give it
+    back with ``let_go``); None when someone holds it, also another handle of this process."""
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open while held
+    if not _try_lock(handle):
+        handle.close()
+        return None
+    return handle
+
+
+def let_go(handle: IO[str]) -> None:
+    _unlock(handle)
+    handle.close()
+
+
+def is_held(path: Path) -> bool:
+    """Whether a live process (this one included) holds the lock on file ``path``. A missing or
+    unreadable file is not held: the lock lives only as long as its holder."""
+    try:
+        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    try:
+        if not _try_lock(handle):
+            return True
+        _unlock(handle)
+        return False
+    finally:
+        handle.close()
+
+
 def holder(folder: Path) -> dict[str, Any]:
     """What the lock file says about its holder (empty when unreadable)."""
     try:

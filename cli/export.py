@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from debias_studio.cli.common import add_command, check_project_folder, run_with_bar, write_json
+from debias_studio.cli.common import add_command, open_project, run_with_bar, write_json
 from debias_studio.core.export.options import BALANCE_MODES, DEFAULT_FORMATS, FORMATS, LINK_MODES
 from debias_studio.core.jobs import CancelToken
 
@@ -86,10 +86,9 @@ def register(subparsers: Any) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from debias_studio.core.export.job import export_project
-    from debias_studio.core.store.project import Project
 
     cancel = CancelToken()
-    with Project.open(check_project_folder(args.project), read_only=True) as project:
+    with open_project(args.project, read_only=True) as project:
         job = export_project(
             project,
             args.outdir,

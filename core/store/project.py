@@ -323,14 +323,7 @@ class Project:
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
-        if not rows:
-            return default
-        try:
-            return json.loads(rows[0][0])
-        except (TypeError, ValueError) as exc:
-            raise ProjectError(
-                f"The project's stored setting '{key}' is damaged (not JSON: {exc})."
-            ) from exc
+        return stored_json(rows[0][0], f"setting '{key}'") if rows else default
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._write() as db:
@@ -373,7 +366,12 @@ class Project:
         spec_dict = self.get_meta("dataset_spec")
         if spec_dict is None:
             raise ProjectError(f"The project in {self.folder} holds no dataset.")
-        spec = DatasetSpec.from_dict(spec_dict)
+        try:
+            spec = DatasetSpec.from_dict(spec_dict)
+        except (TypeError, ValueError) as exc:
+            raise ProjectError(
+                f"The project's stored dataset description is damaged ({exc})."
+            ) from exc
         root = Path(spec.root)
         if not root.is_absolute():
             root = (self.folder / root).resolve()
@@ -400,6 +398,15 @@ class Project:
             problems=problems,
             spec=spec,
         )
+
+
+def stored_json(text: str, what: str) -> Any:
+    """A value the store keeps as JSON (``what`` names it: "setting 'classes'", "run 'x'"); a
+    damaged one becomes a ``ProjectError`` instead of a traceback."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"The project's stored {what} is damaged (not JSON: {exc}).") from exc
 
 
 def checked_image_ids(project: Project, image_ids: Iterable[int], action: str) -> list[int]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from debias_studio.core.errors import ProjectError, StudioError
 from debias_studio.core.store import lock as store_lock
-from debias_studio.core.store.project import Project
+from debias_studio.core.store.project import Project, stored_json
 
 PREDICTIONS = "predictions.npy"
 """Predicted class index per image id of the finished run's kept model (-1: not predicted,
@@ -84,7 +84,7 @@ def open_run(project: Project, run_id: str) -> StoredRun:
     method, status, config = rows[0]
     folder = _run_folder(project, run_id)
     return StoredRun(
-        run_id, folder, method, _live_status(folder, status), stored_json(config, run_id)
+        run_id, folder, method, _live_status(folder, status), _run_json(config, run_id)
     )
 
 
@@ -128,23 +128,18 @@ def list_runs(project: Project) -> list[dict[str, Any]]:
             "created": r[1],
             "method": r[2],
             "status": _live_status(_run_folder(project, r[0]), r[3]),
-            "config": stored_json(r[4], r[0]),
-            "metrics": stored_json(r[5], r[0]),
+            "config": _run_json(r[4], r[0]),
+            "metrics": _run_json(r[5], r[0]),
         }
         for r in rows
     ]
 
 
-def stored_json(text: str, run_id: str) -> dict[str, Any]:
+def _run_json(text: str, run_id: str) -> dict[str, Any]:
     """A JSON object stored with run ``run_id``; damage becomes a ``ProjectError``."""
-    try:
-        value = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise ProjectError(
-            f"The stored record of run '{run_id}' is damaged (not JSON: {exc})."
-        ) from exc
+    value = stored_json(text, f"record of run '{run_id}'")
     if not isinstance(value, dict):
-        raise ProjectError(f"The stored record of run '{run_id}' is damaged (not an object).")
+        raise ProjectError(f"The project's stored record of run '{run_id}' is damaged.")
     return value
 
 

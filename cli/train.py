@@ -146,9 +146,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         confounder=args.confounder,
         backbone=args.backbone,
         model=args.model,
-        epochs=args.epochs or SUGGESTED[args.backbone]["epochs"],
+        epochs=_or_suggested(args.epochs, args.backbone, "epochs"),
         seed=args.seed,
-        batch_size=args.batch_size or SUGGESTED[args.backbone]["batch_size"],
+        batch_size=_or_suggested(args.batch_size, args.backbone, "batch_size"),
         lr=args.lr,
         device=args.device,
         balance=args.balance,
@@ -157,6 +157,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         clip_blocks=args.clip_blocks,
         image_size=args.image_size,
     ).validate()
+
+
+def _or_suggested(value: int | None, backbone: str, name: str) -> int:
+    """The option's value, or the backbone's suggestion when it was not given (0 is a value,
+    which validation refuses, not "the default")."""
+    return SUGGESTED[backbone][name] if value is None else value
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -75,3 +75,18 @@ def readable(exc: BaseException) -> str | None:
     if isinstance(exc, MemoryError):
         return "Not enough memory for this request; try a smaller batch or image size."
     return None
+
+
+def require_range(name: str, value: float | None, low: float, high: float) -> None:
+    """Raise ``StudioError`` unless ``low <= value <= high`` (None passes: the default applies;
+    NaN never passes). ``name`` starts the sentence: "The learning rate", "--cf-size"."""
+    if value is None:
+        return
+    if not low <= value <= high:
+        raise StudioError(
+            f"{name} must lie between {_number(low)} and {_number(high)} (got {_number(value)})."
+        )
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

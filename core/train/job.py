@@ -14,6 +14,7 @@ from typing import Any
 
 from debias_studio.core.errors import JobCancelled, StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job
+from debias_studio.core.models.device import resolve_device
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import finish_run, mark_running
 from debias_studio.core.train import preflight
@@ -63,6 +64,7 @@ def train_run(
     head on frozen features that a quick probe finds near chance."""
     config.validate()
     preflight.check_trainable(project, config)
+    resolve_device(config.device)  # an unknown or absent device is refused before a run exists
     record = create_run(project, config)
     return (yield from _execute(project, record, cancel, on_epoch, concepts, None, check_features))
 

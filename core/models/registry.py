@@ -202,12 +202,17 @@ def _build_from_arch(
     else:
         assert info.weights_path is not None
         weights = info.weights_path
+    if weights.suffix == ".npy":
+        raise ModelUnavailableError(
+            f"{weights.name}: numpy weights must be a big_vision .npz archive (SigLIP); "
+            "a single .npy array holds no model."
+        )
     with _quiet_random_init_warning():
         model, _, preprocess = open_clip.create_model_and_transforms(
             spec.arch, pretrained=None, pretrained_text=False, **overrides
         )
     _report(progress, f"reading weights {weights.name}")
-    if weights.suffix in (".npz", ".npy"):
+    if weights.suffix == ".npz":
         _load_numpy_weights(model, weights, spec.arch)
     else:
         load_into(model, weights, f"architecture {spec.arch}")
@@ -219,11 +224,6 @@ def _load_numpy_weights(model: Any, weights: Path, arch: str) -> None:
     says why they do not fit: damaged, not an archive, or another architecture's."""
     from open_clip.convert import load_big_vision_weights
 
-    if weights.suffix != ".npz":
-        raise ModelUnavailableError(
-            f"{weights.name}: numpy weights must be a big_vision .npz archive (SigLIP); "
-            "a single .npy array holds no model."
-        )
     try:
         load_big_vision_weights(model, str(weights))
     except Exception as exc:  # numpy and the converter raise many types for a file that misfits

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +93,35 @@ def orphans_after(session: int, timeout: float = 60.0) -> list[int]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return left
+
+
+_DIE_TRAINING = """
+import os, signal, sys
+from debias_studio.core.store.project import Project
+from debias_studio.core.store.runs import create_run
+from debias_studio.core.train.config import TrainConfig
+project = Project.open(sys.argv[1], read_only=False)
+config = TrainConfig(project=sys.argv[1], backbone=sys.argv[2], epochs=1, batch_size=8)
+run_id = create_run(project, "erm", config.to_dict()).id
+if sys.argv[3] == "live":
+    project.close()  # the project is free; the run stays held by this live process
+print(run_id, flush=True)
+if sys.argv[3] == "die":
+    os.kill(os.getpid(), signal.SIGKILL)
+sys.stdin.read()
+"""
+
+
+def start_dying_run(folder: Path, backbone: str = "cnn", die: bool = True) -> tuple[str, Any]:
+    """A process that records a training run of ``folder`` and is then SIGKILLed (``die``) or
+    keeps it, waiting on its stdin; returns the run id and the process."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _DIE_TRAINING, str(folder), backbone, "die" if die else "live"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    run_id = process.stdout.readline().strip()
+    if die:
+        process.wait(timeout=60)
+    return run_id, process

@@ -314,6 +314,8 @@ class Project:
         try:
             yield
         except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            if self.read_only and "readonly" in str(exc):  # the connection refused a write
+                raise ProjectError(self.read_only_reason) from exc
             raise ProjectError(database_problem(exc, self.folder)) from exc
 
     def check_writable(self) -> None:

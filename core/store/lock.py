@@ -5,6 +5,10 @@ A writable project holds an exclusive advisory lock (``flock``; ``msvcrt.locking
 second instance shows. The operating system drops the lock when the holder exits, crashes or is
 killed, so a stale lock file never blocks anybody. Within one process the lock is shared and
 counted: a worker thread opening the project its window already has open is the same instance.
+
+``hold``/``is_held`` lock single files the same way without sharing (a training run's
+``run.lock``: core.store.runs), so a process can tell whether anyone, itself included, still
+holds one.
 """
 
 from __future__ import annotations

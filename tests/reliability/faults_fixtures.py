@@ -24,13 +24,22 @@ LINUX = sys.platform.startswith("linux")
 linux_only = pytest.mark.skipif(not LINUX, reason="reads processes from /proc")
 
 
+_MADE: dict[int, Path] = {}
+"""The demo project made once per test session, by images per class: the modules copy it."""
+
+
 def make_demo_project(folder: Path, per_class: int = 10) -> Path:
-    """A digits demo project of ``10 * per_class`` images, embedded with the demo CLIP."""
+    """A digits demo project of ``10 * per_class`` images, embedded with the demo CLIP, at
+    ``folder`` (a copy of the session's first one when it still exists)."""
+    made = _MADE.get(per_class)
+    if made is not None and made.is_dir():
+        return copy_project(made, folder)
     project = run_job(create_demo_project(folder, per_class=per_class))
     try:
         run_job(embed_project(project, "demo", num_workers=0))
     finally:
         project.close()
+    _MADE[per_class] = folder
     return folder
 
 

@@ -25,7 +25,8 @@ from tests.reliability.faults_fixtures import copy_project, make_demo_project
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = make_demo_project(tmp_path_factory.mktemp("faults") / "demo")
+    base = tmp_path_factory.mktemp("faults")
+    folder = copy_project(make_demo_project(base / "demo"), base / "annotated")  # others copy demo
     assert main(["confounder", "add", str(folder), "--name", "shade", "--column", "color"]) == 0
     return folder
 

@@ -95,7 +95,7 @@ class Runs:
 
     @property
     def resumable(self) -> str | None:
-        """The newest cancelled, failed or interrupted run (its process died): what Resume continues."""
+        """The newest cancelled, failed or interrupted run: what Resume continues."""
         return next((r["id"] for r in self.records if r.get("status") in engine.RESUMABLE), None)
 
     def finished(self) -> list[engine.RunRecord]:

@@ -21,6 +21,7 @@ from debias_studio.core.store import project as project_module
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import list_runs
 from tests.reliability.faults_fixtures import copy_project, make_demo_project
+from tests.reliability.user_side import one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +37,12 @@ def project(demo: Path, tmp_path: Path) -> Path:
     return copy_project(demo, tmp_path / "p")
 
 
-def one_line_error(capsys: pytest.CaptureFixture[str], code: int, *words: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert code == 1, err
-    assert "Traceback" not in err
-    last = err.splitlines()[-1]
-    assert last.startswith("debias-studio: error: "), err
+def error_line(capsys: pytest.CaptureFixture[str], argv: list[str], *words: str) -> str:
+    """Run ``debias-studio ARGV``; its one error line (exit 1, no traceback), holding ``words``."""
+    line = one_line_error(run_cli(capsys, *argv))
     for word in words:
-        assert word in last, last
-    return last
+        assert word in line, line
+    return line
 
 
 def _sql(folder: Path, statement: str) -> None:
@@ -66,7 +64,7 @@ def _sql(folder: Path, statement: str) -> None:
 def test_a_missing_table_is_one_line(project: Path, tmp_path: Path, capsys, table, command) -> None:
     _sql(project, f"DROP TABLE {table}")
     args = [*command, str(project)] + ([str(tmp_path / "out")] if command == ["export"] else [])
-    one_line_error(capsys, main(args), "damaged", table)
+    error_line(capsys, args, "damaged", table)
     assert not (tmp_path / "out").exists()
 
 
@@ -78,7 +76,7 @@ def test_overwritten_pages_are_one_line(project: Path, tmp_path: Path, capsys) -
         handle.write(b"\xff" * (size - 4096))
     out = tmp_path / "out"
     for args in (["confounder", "list", str(project)], ["export", str(project), str(out)]):
-        one_line_error(capsys, main(args), "damaged", "malformed")
+        error_line(capsys, args, "damaged", "malformed")
     assert not out.exists()
 
 
@@ -98,7 +96,7 @@ def test_overwritten_pages_are_one_line(project: Path, tmp_path: Path, capsys) -
 )
 def test_damaged_metadata_is_one_line(project: Path, capsys, statement, command, words) -> None:
     _sql(project, statement)
-    one_line_error(capsys, main([*command.split(), str(project)]), "damaged", *words)
+    error_line(capsys, [*command.split(), str(project)], "damaged", *words)
 
 
 def test_a_run_with_an_unknown_setting_is_one_line(project: Path, capsys) -> None:
@@ -107,9 +105,9 @@ def test_a_run_with_an_unknown_setting_is_one_line(project: Path, capsys) -> Non
         run_id = list_runs(opened)[0]["id"]
     _sql(project, "UPDATE runs SET config=json_set(config,'$.bogus',1), status='failed'")
     capsys.readouterr()
-    one_line_error(capsys, main(["train", str(project), "--resume", run_id]), "bogus")
+    error_line(capsys, ["train", str(project), "--resume", run_id], "bogus")
     _sql(project, "UPDATE runs SET metrics='nope'")
-    one_line_error(capsys, main(["runs", str(project)]), "damaged", run_id)
+    error_line(capsys, ["runs", str(project)], "damaged", run_id)
 
 
 # ---- a full disk --------------------------------------------------------------------------------
@@ -124,7 +122,7 @@ def test_a_full_database_disk_is_one_line(project: Path, capsys, monkeypatch) ->
 
     monkeypatch.setattr(project_module, "_connect", full)
     args = ["confounder", "set", str(project), "shade", "--ids", ",".join(map(str, range(99)))]
-    one_line_error(capsys, main([*args, "--value", "red" * 2000]), "full")  # needs new pages
+    error_line(capsys, [*args, "--value", "red" * 2000], "full")  # needs new pages
     monkeypatch.undo()
     with Project.open(project) as opened:  # nothing half written
         (shade,) = list_confounders(opened)
@@ -133,8 +131,7 @@ def test_a_full_database_disk_is_one_line(project: Path, capsys, monkeypatch) ->
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_writing_to_a_full_disk_is_one_line(project: Path, capsys) -> None:
-    code = main(["train", str(project), "--write-config", "/dev/full"])
-    one_line_error(capsys, code, "No space left")
+    error_line(capsys, ["train", str(project), "--write-config", "/dev/full"], "No space left")
 
 
 # ---- weights that are numpy arrays --------------------------------------------------------------
@@ -147,8 +144,7 @@ def test_numpy_weights_that_do_not_fit_are_one_line(project: Path, capsys, name:
         np.savez(path, a=np.zeros(3))
     else:
         path.write_bytes(b"not a zip archive")
-    code = main(["embed", str(project), "--model", f"ViT-B-32@{path}"])
-    one_line_error(capsys, code, name)
+    error_line(capsys, ["embed", str(project), "--model", f"ViT-B-32@{path}"], name)
 
 
 # ---- numeric options (item 13) ------------------------------------------------------------------
@@ -170,7 +166,7 @@ def test_numeric_options_are_checked_at_the_boundary(
     project: Path, tmp_path: Path, capsys, args: list[str], words: tuple[str, ...]
 ) -> None:
     argv = [a.format(p=project, out=tmp_path / "out") for a in args]
-    one_line_error(capsys, main(argv), *words)
+    error_line(capsys, argv, *words)
     with Project.open(project) as opened:
         assert list_runs(opened) == []  # refused before a run record exists
     assert not (tmp_path / "out").exists()
@@ -178,8 +174,8 @@ def test_numeric_options_are_checked_at_the_boundary(
 
 def test_a_request_larger_than_the_memory_is_refused(project: Path, capsys, monkeypatch) -> None:
     monkeypatch.setattr(memory, "available_bytes", lambda: 50 * 1024**2)
-    code = main(["train", str(project), "--backbone", "cnn", "--image-size", "512"])
-    one_line_error(capsys, code, "GB of memory", "smaller image size")
+    argv = ["train", str(project), "--backbone", "cnn", "--image-size", "512"]
+    error_line(capsys, argv, "GB of memory", "smaller image size")
 
 
 # ---- a read-only project folder -----------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Each concern registers its sub-commands from its own module (``register(subparsers)``); a handler
 takes the parsed arguments and returns an exit code. A ``StudioError``, or a failure of the machine
-(full disk, read-only file, damaged database: ``core.errors.readable``), becomes one readable line
+(full disk, read-only file: ``core.errors.readable``; a damaged database is the store's
+``ProjectError``), becomes one readable line
 on stderr and exit code 1; a cancelled job (Ctrl-C) exits with 130; bad usage with 2; a reader
 that goes away (``... | head``) ends the command quietly with 141, as SIGPIPE ends other tools.
 

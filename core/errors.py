@@ -8,7 +8,6 @@ shows it in a message box; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import errno
-import sqlite3
 
 
 class StudioError(Exception):
@@ -34,23 +33,6 @@ class JobCancelled(StudioError):
         super().__init__(message)
 
 
-def database_problem(exc: BaseException, folder: object) -> str:
-    """One sentence for a failure of the project database in ``folder``: full disk, read-only
-    medium, busy, or damaged (the default)."""
-    text = str(exc).strip().rstrip(".")
-    lowered = text.lower()
-    if "disk is full" in lowered or "no space" in lowered:
-        return f"The disk holding the project {folder} is full; free some space and try again."
-    if "readonly" in lowered or "read-only" in lowered:
-        return f"The project folder {folder} is read-only; changes cannot be saved."
-    if "locked" in lowered or "busy" in lowered:
-        return f"The project database in {folder} is busy (another program holds it): {text}."
-    return (
-        f"The project database in {folder} is damaged ({text}); restore it from a copy, "
-        "or create a new project from the dataset."
-    )
-
-
 _OS_PROBLEMS = {
     errno.ENOSPC: "No space left on the disk: could not write {name}. Free some space and retry.",
     errno.EDQUOT: "The disk quota is exhausted: could not write {name}. Free some space and retry.",
@@ -63,15 +45,14 @@ _OS_PROBLEMS = {
 
 def readable(exc: BaseException) -> str | None:
     """The one sentence the user reads for ``exc``: a ``StudioError``'s message, or a description
-    of a failure of the machine (full disk, read-only or unreachable file, damaged database, not
-    enough memory). None for anything else: a bug, which keeps its traceback."""
+    of a failure of the machine (full disk, read-only or unreachable file, not enough memory; the
+    store turns database failures into ``ProjectError`` itself). None for anything else: a bug,
+    which keeps its traceback."""
     if isinstance(exc, StudioError):
         return str(exc)
     if isinstance(exc, OSError) and exc.errno in _OS_PROBLEMS:
         name = exc.filename if exc.filename is not None else "a file"
         return _OS_PROBLEMS[exc.errno].format(name=name)
-    if isinstance(exc, sqlite3.DatabaseError):
-        return database_problem(exc, "this folder")
     if isinstance(exc, MemoryError):
         return "Not enough memory for this request; try a smaller batch or image size."
     return None

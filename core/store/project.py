@@ -41,7 +41,7 @@ import pandas as pd
 
 from debias_studio.core.data.access import stored_path_problems
 from debias_studio.core.data.dataset import Dataset, DatasetSpec, ImageProblem
-from debias_studio.core.errors import ProjectError, StudioError, database_problem
+from debias_studio.core.errors import ProjectError, StudioError
 from debias_studio.core.store import lock as store_lock
 from debias_studio.core.store.folder import DB_NAME
 
@@ -126,10 +126,14 @@ class Project:
             )
         try:
             project = cls(folder, _connect(folder / DB_NAME), holds_lock=True)
+        except sqlite3.DatabaseError as exc:
+            store_lock.release(folder)
+            raise ProjectError(database_problem(exc, folder)) from exc
         except BaseException:
             store_lock.release(folder)
             raise
-        project._migrate()
+        with project._guard():
+            project._migrate()
         project.save_dataset(dataset)
         return project
 
@@ -421,6 +425,23 @@ def checked_image_ids(project: Project, image_ids: Iterable[int], action: str) -
     if ids[0] < 0 or ids[-1] >= n:
         raise StudioError(f"Image ids must lie between 0 and {n - 1}.")
     return ids
+
+
+def database_problem(exc: BaseException, folder: object) -> str:
+    """One sentence for a failure of the project database in ``folder``: full disk, read-only
+    medium, busy, or damaged (the default)."""
+    text = str(exc).strip().rstrip(".")
+    lowered = text.lower()
+    if "disk is full" in lowered or "no space" in lowered:
+        return f"The disk holding the project {folder} is full; free some space and try again."
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"The project folder {folder} is read-only; changes cannot be saved."
+    if "locked" in lowered or "busy" in lowered:
+        return f"The project database in {folder} is busy (another program holds it): {text}."
+    return (
+        f"The project database in {folder} is damaged ({text}); restore it from a copy, "
+        "or create a new project from the dataset."
+    )
 
 
 def _connect(path: Path, *, writable: bool = True) -> sqlite3.Connection:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from debias_studio.core.demo import create_demo_project
+from debias_studio.core.demo.project import create_demo_project
 from debias_studio.core.embed.engine import embed_project
 from debias_studio.core.jobs import run_job
 

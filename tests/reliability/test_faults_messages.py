@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from debias_studio.core.store import project as project_module
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import list_runs
 from tests.reliability.faults_fixtures import copy_project, make_demo_project
+from tests.reliability.forged_project import damage, filling_up
 from tests.reliability.user_side import one_line_error, run_cli
 
 
@@ -45,24 +45,19 @@ def error_line(capsys: pytest.CaptureFixture[str], argv: list[str], *words: str)
     return line
 
 
-def _sql(folder: Path, statement: str) -> None:
-    db = sqlite3.connect(folder / "project.sqlite")
-    db.execute(statement)
-    db.commit()
-    db.close()
-
-
 # ---- a partly damaged database ------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("table", "command"),
+    ("damaged", "command", "table"),
     [
-        ("confounders", ["confounder", "list"]),
-        ("runs", ["runs"]),
-        ("confounders", ["export"]),
+        ("no confounders table", ["confounder", "list"], "confounders"),
+        ("no runs table", ["runs"], "runs"),
+        ("no confounders table", ["export"], "confounders"),
     ],
 )
-def test_a_missing_table_is_one_line(project: Path, tmp_path: Path, capsys, table, command) -> None:
-    _sql(project, f"DROP TABLE {table}")
+def test_a_missing_table_is_one_line(
+    project: Path, tmp_path: Path, capsys, damaged: str, command: list[str], table: str
+) -> None:
+    damage(project, damaged)
     args = [*command, str(project)] + ([str(tmp_path / "out")] if command == ["export"] else [])
     error_line(capsys, args, "damaged", table)
     assert not (tmp_path / "out").exists()
@@ -82,20 +77,16 @@ def test_overwritten_pages_are_one_line(project: Path, tmp_path: Path, capsys) -
 
 # ---- damaged stored metadata --------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("statement", "command", "words"),
+    ("damaged", "command", "words"),
     [
-        ("UPDATE meta SET value='{bad' WHERE key='dataset_spec'", "info", ("dataset_spec",)),
-        (
-            "UPDATE meta SET value=json_set(value,'$.bogus',1) WHERE key='dataset_spec'",
-            "info",
-            ("dataset description", "bogus"),
-        ),
-        ("UPDATE meta SET value='[1' WHERE key='classes'", "info", ("classes",)),
-        ("UPDATE confounders SET params='{bad'", "confounder list", ("confounder 'shade'",)),
+        ("dataset description not JSON", "info", ("dataset_spec",)),
+        ("dataset description with an unknown key", "info", ("dataset description", "bogus")),
+        ("classes not JSON", "info", ("classes",)),
+        ("confounder not JSON", "confounder list", ("confounder 'shade'",)),
     ],
 )
-def test_damaged_metadata_is_one_line(project: Path, capsys, statement, command, words) -> None:
-    _sql(project, statement)
+def test_damaged_metadata_is_one_line(project: Path, capsys, damaged, command, words) -> None:
+    damage(project, damaged)
     error_line(capsys, [*command.split(), str(project)], "damaged", *words)
 
 
@@ -103,24 +94,16 @@ def test_a_run_with_an_unknown_setting_is_one_line(project: Path, capsys) -> Non
     assert main(["train", str(project), "--epochs", "1"]) == 0
     with Project.open(project) as opened:
         run_id = list_runs(opened)[0]["id"]
-    _sql(project, "UPDATE runs SET config=json_set(config,'$.bogus',1), status='failed'")
+    damage(project, "run setting unknown, run failed")
     capsys.readouterr()
     error_line(capsys, ["train", str(project), "--resume", run_id], "bogus")
-    _sql(project, "UPDATE runs SET metrics='nope'")
+    damage(project, "run metrics not JSON")
     error_line(capsys, ["runs", str(project)], "damaged", run_id)
 
 
 # ---- a full disk --------------------------------------------------------------------------------
 def test_a_full_database_disk_is_one_line(project: Path, capsys, monkeypatch) -> None:
-    connect = project_module._connect
-
-    def full(path: Path, **kw: bool) -> sqlite3.Connection:
-        db = connect(path, **kw)
-        pages = db.execute("PRAGMA page_count").fetchone()[0]
-        db.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own SQLITE_FULL
-        return db
-
-    monkeypatch.setattr(project_module, "_connect", full)
+    monkeypatch.setattr(project_module, "_connect", filling_up(project_module._connect))
     args = ["confounder", "set", str(project), "shade", "--ids", ",".join(map(str, range(99)))]
     error_line(capsys, [*args, "--value", "red" * 2000], "full")  # needs new pages
     monkeypatch.undo()

@@ -53,7 +53,7 @@ def _pidfd_watch(app_pid: int) -> Callable[[], None] | None:
     if app_pid == os.getpid():
         return None
     try:
-        fd = os.pidfd_open(app_pid)  # type: ignore[attr-defined]
+        fd = os.pidfd_open(app_pid)  # Linux 5.3+; AttributeError elsewhere
     except ProcessLookupError:
         _end()
         return None

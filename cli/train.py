@@ -231,7 +231,13 @@ def _runs(args: argparse.Namespace) -> int:
         )
         config = run["config"]
         print(
-            f"{run['id']}  {run['status']:<9} {run['method']:<14} "
+            f"{run['id']}  {run['status']:<11} {run['method']:<14} "
             f"{config.get('backbone', ''):<5} {config.get('confounder') or '-':<12} {figures}"
+        )
+    stopped = [r["id"] for r in runs if r["status"] == "interrupted"]
+    if stopped:
+        print(
+            f"Interrupted runs stopped with their process; continue one with: "
+            f"debias-studio train {args.project} --resume {stopped[0]}"
         )
     return 0

@@ -24,7 +24,8 @@ def test_a_killed_run_is_interrupted_and_resumes(demo: Path, tmp_path: Path, cap
     run_id, process = start_dying_run(folder, backbone="head")
     assert process.returncode == -9 and run_id
     assert main(["runs", str(folder)]) == 0
-    assert f"{run_id}  interrupted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{run_id}  interrupted" in out and f"--resume {run_id}" in out
     assert main(["train", str(folder), "--resume", run_id]) == 0
     with Project.open(folder) as project:
         assert [(r["id"], r["status"]) for r in list_runs(project)] == [(run_id, "done")]

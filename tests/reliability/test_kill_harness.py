@@ -39,6 +39,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _check_reopens(folder: Path, n_images: int) -> Project:
+    assert main(["info", str(folder)]) == 0
     project = Project.open(folder, read_only=False)  # refused if a dead process kept the lock
     assert summarize(project.dataset)["n_images"] == n_images
     return project

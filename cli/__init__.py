@@ -1,7 +1,9 @@
 """``debias-studio`` command line: the same core functions the GUI calls.
 
 Each concern registers its sub-commands from its own module (``register(subparsers)``); a handler
-takes the parsed arguments and returns an exit code. A ``StudioError`` becomes one readable line
+takes the parsed arguments and returns an exit code. A ``StudioError``, or a failure of the machine
+(full disk, read-only file: ``core.errors.readable``; a damaged database is the store's
+``ProjectError``), becomes one readable line
 on stderr and exit code 1; a cancelled job (Ctrl-C) exits with 130; bad usage with 2; a reader
 that goes away (``... | head``) ends the command quietly with 141, as SIGPIPE ends other tools.
 
@@ -18,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from debias_studio.core import __version__
-from debias_studio.core.errors import JobCancelled, StudioError
+from debias_studio.core.errors import JobCancelled, readable
 from debias_studio.core.threads import prepare_process
 
 COMMAND_MODULES = (
@@ -90,8 +92,11 @@ def _run(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("debias-studio: interrupted.", file=sys.stderr)
         return 130
-    except StudioError as exc:
-        print(f"debias-studio: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        message = readable(exc)  # StudioError, full disk, read-only file, damaged database...
+        if message is None:
+            raise  # a bug: keep its traceback
+        print(f"debias-studio: error: {message}", file=sys.stderr)
         return 1
 
 

@@ -121,10 +121,19 @@ def _sibling(source: Path) -> Path:
     return source.parent / f"{source.stem or source.name}-project"
 
 
-def open_project(path: str | Path) -> Project:
+def open_project(path: str | Path, *, read_only: bool | None = None) -> Project:
+    """Open the project at ``path``; when its folder cannot be written, say on stderr that it is
+    open read-only (a command that writes then stops with the same sentence)."""
     from debias_studio.core.store.project import Project
 
-    return Project.open(check_project_folder(path))
+    project = Project.open(check_project_folder(path), read_only=read_only)
+    if not project.folder_writable:
+        print(
+            f"debias-studio: note: {project.folder} cannot be written; the project is open "
+            "read-only.",
+            file=sys.stderr,
+        )
+    return project
 
 
 def write_json(data: Any, target: str | Path | None) -> None:

@@ -6,9 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from debias_studio.cli.common import add_command, check_project_folder, run_with_bar, write_json
+from debias_studio.cli.common import add_command, open_project, run_with_bar, write_json
+from debias_studio.core.errors import require_range
 from debias_studio.core.export.options import BALANCE_MODES, DEFAULT_FORMATS, FORMATS, LINK_MODES
 from debias_studio.core.jobs import CancelToken
+
+CF_SIZES = (8, 2048)
+"""Allowed side of counterfactual images in pixels (memory is checked when they are made)."""
 
 EXPORT_DESCRIPTION = """
 Write the cleaned dataset to a new folder. Formats: 'manifest' (CSV and Parquet with
@@ -78,7 +82,10 @@ def register(subparsers: Any) -> None:
         "--cf-splits", default="train", help="splits to render counterfactuals of (default train)"
     )
     export.add_argument(
-        "--cf-size", type=int, default=None, help="side of counterfactual images in pixels"
+        "--cf-size",
+        type=int,
+        default=None,
+        help=f"side of counterfactual images in pixels ({CF_SIZES[0]}-{CF_SIZES[1]})",
     )
     export.add_argument("--json", default=None, help="write the result as JSON here ('-': stdout)")
     export.set_defaults(func=_export)
@@ -86,10 +93,10 @@ def register(subparsers: Any) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from debias_studio.core.export.job import export_project
-    from debias_studio.core.store.project import Project
 
+    require_range("--cf-size", args.cf_size, *CF_SIZES)
     cancel = CancelToken()
-    with Project.open(check_project_folder(args.project), read_only=True) as project:
+    with open_project(args.project, read_only=True) as project:
         job = export_project(
             project,
             args.outdir,

@@ -110,7 +110,9 @@ def _train_command(subparsers: Any) -> None:
         f"5 points; a 3-image group can only read 0, 0.33, 0.67 or 1). The minimum over all "
         f"groups is reported beside it",
     )
-    train.add_argument("--resume", metavar="RUN_ID", help="continue a cancelled run")
+    train.add_argument(
+        "--resume", metavar="RUN_ID", help="continue a cancelled, failed or interrupted run"
+    )
     train.add_argument(
         "--skip-feature-check",
         action="store_true",
@@ -154,9 +156,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         confounder=args.confounder,
         backbone=args.backbone,
         model=args.model,
-        epochs=args.epochs or SUGGESTED[args.backbone]["epochs"],
+        epochs=_or_suggested(args.epochs, args.backbone, "epochs"),
         seed=args.seed,
-        batch_size=args.batch_size or SUGGESTED[args.backbone]["batch_size"],
+        batch_size=_or_suggested(args.batch_size, args.backbone, "batch_size"),
         lr=args.lr,
         device=args.device,
         balance=args.balance,
@@ -166,6 +168,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         image_size=args.image_size,
         min_group_size=args.min_group_size,
     ).validate()
+
+
+def _or_suggested(value: int | None, backbone: str, name: str) -> int:
+    """The option's value, or the backbone's suggestion when it was not given (0 is a value,
+    which validation refuses, not "the default")."""
+    return SUGGESTED[backbone][name] if value is None else value
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -230,7 +238,13 @@ def _runs(args: argparse.Namespace) -> int:
         figures = f"test avg {test['avg_acc']:.3f}, {worst_group_line(test)}" if test else ""
         config = run["config"]
         print(
-            f"{run['id']}  {run['status']:<9} {run['method']:<14} "
+            f"{run['id']}  {run['status']:<11} {run['method']:<14} "
             f"{config.get('backbone', ''):<5} {config.get('confounder') or '-':<12} {figures}"
+        )
+    stopped = [r["id"] for r in runs if r["status"] == "interrupted"]
+    if stopped:
+        print(
+            f"Interrupted runs stopped with their process; continue one with: "
+            f"debias-studio train {args.project} --resume {stopped[0]}"
         )
     return 0

@@ -32,6 +32,7 @@ from debias_studio.core.embed.projection import (
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import CancelToken, Job, delegate
 from debias_studio.core.store.project import DB_NAME, Project
+from debias_studio.core.store.runs import RESUMABLE
 from debias_studio.core.train.config import BACKBONES, METHODS, SUGGESTED, TrainConfig
 from debias_studio.core.train.metrics import MIN_GROUP_SIZE, wilson_interval, worst_group_line
 
@@ -60,6 +61,7 @@ __all__ = [
     "EXPLANATIONS",
     "METHODS",
     "MIN_GROUP_SIZE",
+    "RESUMABLE",
     "ROW_COLUMNS",
     "SPLITS",
     "TRAINING_SUGGESTIONS",

@@ -412,10 +412,7 @@ class MainWindow(QMainWindow):
         )
         if session.project.read_only:
             self.setWindowTitle(f"{session.name} (read-only) — Debias Studio")
-            self.statusBar().showMessage(
-                f"Opened {session.folder} read-only: another Debias Studio is editing it; "
-                "your changes here cannot be saved."
-            )
+            self.statusBar().showMessage(session.project.read_only_reason)
         else:
             self.setWindowTitle(f"{session.name} — Debias Studio")
             self.statusBar().showMessage(f"Opened {session.folder}", 5000)

@@ -27,7 +27,11 @@ COLUMNS = (
     ("Method", "ERM is the baseline; the others are cures."),
     ("Backbone", "What was trained: a head on CLIP features, a small CNN, or CLIP itself."),
     ("Confounder", "The attribute the cure was told about (groups = class × value)."),
-    ("Status", "done, running, cancelled (resumable) or failed."),
+    (
+        "Status",
+        "done, running, cancelled, failed or interrupted (its process was stopped); "
+        "all but done are resumable.",
+    ),
     ("Val avg", "Validation accuracy over all images."),
     (
         "Val worst",

@@ -19,8 +19,6 @@ from debias_studio.core.jobs import CancelToken, Job
 from debias_studio.gui import engine
 
 TOP_CONCEPTS_PER_IMAGE = 3
-RESUMABLE = ("cancelled", "failed")
-"""Run states the Resume button continues from the run's last epoch checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +95,8 @@ class Runs:
 
     @property
     def resumable(self) -> str | None:
-        """The newest cancelled or failed run, which Resume continues."""
-        return next((r["id"] for r in self.records if r.get("status") in RESUMABLE), None)
+        """The newest cancelled, failed or interrupted run: what Resume continues."""
+        return next((r["id"] for r in self.records if r.get("status") in engine.RESUMABLE), None)
 
     def finished(self) -> list[engine.RunRecord]:
         return [r for r in self.records if r.get("status") == "done"]

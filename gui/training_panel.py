@@ -119,7 +119,7 @@ class TrainingPanel(QWidget):
         self.handle: JobHandle | None = None
         self.history: list[dict[str, Any]] = []
         self.resumable: str | None = None
-        """Newest cancelled or failed run of the project, which Resume continues."""
+        """Newest cancelled, failed or interrupted run of the project, which Resume continues."""
         self._epochs: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         """Epoch entries the running job's worker puts and the GUI thread takes: plain Python,
         so the worker holds no Qt object."""
@@ -356,7 +356,7 @@ class TrainingPanel(QWidget):
         )
 
     def resume(self) -> JobHandle | None:
-        """Continue the newest cancelled or failed run from its last epoch checkpoint."""
+        """Continue the newest cancelled, failed or interrupted run from its last checkpoint."""
         if self.session is None or self.handle is not None or self.resumable is None:
             return None
         project, run_id = self.session.project, self.resumable
@@ -397,7 +397,7 @@ class TrainingPanel(QWidget):
         self.resume_button.setToolTip(
             f"Continue run {self.resumable} from its last epoch checkpoint."
             if self.resumable
-            else "Continue a cancelled run (none yet)."
+            else "Continue a cancelled or interrupted run (none yet)."
         )
 
     def cancel(self) -> None:

@@ -29,7 +29,7 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThreadPool, QTimer, Signal
 from superqt.utils import GeneratorWorker, create_worker
 
-from debias_studio.core.errors import JobCancelled, StudioError
+from debias_studio.core.errors import JobCancelled, readable
 from debias_studio.core.jobs import CancelToken, Progress
 
 JobFunction = Callable[[CancelToken], Any]
@@ -105,8 +105,9 @@ class JobHandle(QObject):
             self.message = "Cancelled."
             return
         self.state = "failed"
-        if isinstance(error, StudioError):
-            self.message = str(error)
+        readable_message = readable(error)  # StudioError, full disk, damaged database...
+        if readable_message is not None:
+            self.message = readable_message
         else:
             self.message = f"Unexpected error in '{self.name}': {type(error).__name__}: {error}"
         self.details = "".join(traceback.format_exception(error))

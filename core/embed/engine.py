@@ -34,7 +34,7 @@ from debias_studio.core.embed.cache import (
     remove_parts,
 )
 from debias_studio.core.embed.loader import ImageFiles, make_loader
-from debias_studio.core.errors import JobCancelled
+from debias_studio.core.errors import JobCancelled, require_range
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 from debias_studio.core.models.device import resolve_device
 from debias_studio.core.models.loaded import LoadedModel
@@ -47,6 +47,8 @@ PROBE_MIN_IMAGES = 64
 it can save (a decision already measured for this model is still used)."""
 PROBE_SAMPLE = 8
 COPY_CHUNK = 65_536
+MAX_BATCH = 4096
+"""Largest embedding batch accepted (--batch-size)."""
 
 _ENGINE_MODELS: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 """Models kept between jobs for embedding only (never handed out, so nobody trains them);
@@ -126,6 +128,7 @@ def embed_project(
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> Job[EmbeddingSet]:
     """Embed the project's images with ``model_name``, reusing every cached embedding."""
+    require_range("The batch size", batch_size, 1, MAX_BATCH)
     dataset = project.dataset  # type: ignore[attr-defined]
     paths = dataset.table["path"].astype(str).tolist()
     files = [str(dataset.root / p) for p in paths]

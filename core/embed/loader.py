@@ -10,6 +10,7 @@ replaced by a link out of the dataset is refused, not embedded).
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from debias_studio.core.data.imageio import ImageReadError, open_image
 from debias_studio.core.data.rootpaths import DatasetRoot
+from debias_studio.core.embed.lifeline import die_with
 
 
 class ImageFiles(Dataset[tuple[int, torch.Tensor, str, str]]):
@@ -77,7 +79,12 @@ def make_loader(
         # Workers start from a clean server process, never by forking this one: the GUI calls
         # us from a worker thread of a process full of Qt and BLAS threads, and a fork of such a
         # process can die or hang in the child (a lock held by another thread at fork time).
-        extra = {"prefetch_factor": 2, "multiprocessing_context": _worker_context()}
+        # Each worker ends with this process, also when it is killed (core.embed.lifeline).
+        extra = {
+            "prefetch_factor": 2,
+            "multiprocessing_context": _worker_context(),
+            "worker_init_fn": functools.partial(die_with, os.getpid()),
+        }
     return DataLoader(
         files,
         batch_size=batch_size,

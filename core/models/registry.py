@@ -202,18 +202,35 @@ def _build_from_arch(
     else:
         assert info.weights_path is not None
         weights = info.weights_path
+    if weights.suffix == ".npy":
+        raise ModelUnavailableError(
+            f"{weights.name}: numpy weights must be a big_vision .npz archive (SigLIP); "
+            "a single .npy array holds no model."
+        )
     with _quiet_random_init_warning():
         model, _, preprocess = open_clip.create_model_and_transforms(
             spec.arch, pretrained=None, pretrained_text=False, **overrides
         )
     _report(progress, f"reading weights {weights.name}")
-    if weights.suffix in (".npz", ".npy"):  # big_vision (SigLIP) numpy weights: no pickle
-        from open_clip.convert import load_big_vision_weights
-
-        load_big_vision_weights(model, str(weights))
+    if weights.suffix == ".npz":
+        _load_numpy_weights(model, weights, spec.arch)
     else:
         load_into(model, weights, f"architecture {spec.arch}")
     return model, preprocess, _tokenizer(spec.arch, info.display_name), weights
+
+
+def _load_numpy_weights(model: Any, weights: Path, arch: str) -> None:
+    """big_vision (SigLIP) numpy weights (never unpickled), or a ``ModelUnavailableError`` that
+    says why they do not fit: damaged, not an archive, or another architecture's."""
+    from open_clip.convert import load_big_vision_weights
+
+    try:
+        load_big_vision_weights(model, str(weights))
+    except Exception as exc:  # numpy and the converter raise many types for a file that misfits
+        raise ModelUnavailableError(
+            f"Cannot load {weights.name} into architecture {arch}: the file is damaged, holds "
+            f"pickled data, or is not big_vision SigLIP weights for it ({type(exc).__name__})."
+        ) from exc
 
 
 def _hub_files(

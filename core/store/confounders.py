@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from debias_studio.core.store.project import Project
+from debias_studio.core.store.project import Project, stored_json
 
 _COLUMNS = "name, kind, source, params, created"
 
@@ -80,6 +80,6 @@ def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
         "name": name,
         "kind": kind,
         "source": source,
-        "params": json.loads(params),
+        "params": stored_json(params, f"confounder '{name}'"),
         "created": float(created),
     }

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from debias_studio.core.store.project import Project
+from debias_studio.core.store.project import Project, stored_json
 
 
 @dataclass(frozen=True)
@@ -45,5 +45,9 @@ def latest_discovery(project: Project) -> StoredDiscovery | None:
         return None
     entry_id, created, model_id, params, result = rows[0]
     return StoredDiscovery(
-        int(entry_id), float(created), str(model_id), json.loads(params), json.loads(result)
+        int(entry_id),
+        float(created),
+        str(model_id),
+        stored_json(params, "discovery"),
+        stored_json(result, "discovery"),
     )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from debias_studio.core.store.project import Project
+from debias_studio.core.store.project import Project, stored_json
 
 
 @dataclass(frozen=True)
@@ -60,4 +60,5 @@ def forget(project: Project, entry_id: int) -> None:
 
 def _entry(row: tuple[Any, ...]) -> HistoryEntry:
     entry_id, action, payload, created = row
-    return HistoryEntry(int(entry_id), str(action), json.loads(payload), float(created))
+    payload = stored_json(payload, "undo history")
+    return HistoryEntry(int(entry_id), str(action), payload, float(created))

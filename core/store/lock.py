@@ -5,6 +5,10 @@ A writable project holds an exclusive advisory lock (``flock``; ``msvcrt.locking
 second instance shows. The operating system drops the lock when the holder exits, crashes or is
 killed, so a stale lock file never blocks anybody. Within one process the lock is shared and
 counted: a worker thread opening the project its window already has open is the same instance.
+
+``hold``/``is_held`` lock single files the same way without sharing (a training run's
+``run.lock``: core.store.runs), so a process can tell whether anyone, itself included, still
+holds one.
 """
 
 from __future__ import annotations
@@ -62,6 +66,37 @@ def release(folder: Path) -> None:
             handle.truncate()
             handle.flush()
         _unlock(handle)
+        handle.close()
+
+
+def hold(path: Path) -> IO[str] | None:
+    """An exclusive lock on file ``path`` for as long as the returned handle stays open (give it
+    back with ``let_go``); None when someone holds it, also another handle of this process."""
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open while held
+    if not _try_lock(handle):
+        handle.close()
+        return None
+    return handle
+
+
+def let_go(handle: IO[str]) -> None:
+    _unlock(handle)
+    handle.close()
+
+
+def is_held(path: Path) -> bool:
+    """Whether a live process (this one included) holds the lock on file ``path``. A missing or
+    unreadable file is not held: the lock lives only as long as its holder."""
+    try:
+        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    try:
+        if not _try_lock(handle):
+            return True
+        _unlock(handle)
+        return False
+    finally:
         handle.close()
 
 

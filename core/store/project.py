@@ -30,6 +30,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -107,6 +108,8 @@ class Project:
         self._dataset: Dataset | None = None
         self._closed = False
         self._depth = 0  # open transactions of the thread that holds the lock
+        self.folder_writable = True
+        """False when the folder itself cannot be written (permissions, read-only medium)."""
 
     # ---- opening -----------------------------------------------------------------------------
     @classmethod
@@ -123,52 +126,75 @@ class Project:
             )
         try:
             project = cls(folder, _connect(folder / DB_NAME), holds_lock=True)
+        except sqlite3.DatabaseError as exc:
+            store_lock.release(folder)
+            raise ProjectError(database_problem(exc, folder)) from exc
         except BaseException:
             store_lock.release(folder)
             raise
-        project._migrate()
+        with project._guard():
+            project._migrate()
         project.save_dataset(dataset)
         return project
 
     @classmethod
     def open(cls, folder: Path | str, *, read_only: bool | None = None) -> Project:
         """Open an existing project. ``read_only=None`` (the default) opens it writable unless
-        another app instance has it open, then read-only; ``True`` never takes the write lock
-        (exports, reports); ``False`` refuses to open it read-only."""
+        another app instance has it open or the folder cannot be written, then read-only
+        (``read_only_reason`` says why); ``True`` never takes the write lock (exports, reports);
+        ``False`` refuses to open it read-only."""
         folder = Path(folder)
         if not (folder / DB_NAME).is_file():
             raise ProjectError(f"{folder} is not a Debias Studio project (no {DB_NAME}).")
+        folder_writable = _writable(folder)
+        if not folder_writable and read_only is False:
+            raise ProjectError(
+                f"The project folder {folder} is read-only; changes cannot be saved."
+            )
         holds_lock = False
-        if read_only is not True:
+        if read_only is not True and folder_writable:
             holds_lock = store_lock.acquire(folder)
             if not holds_lock and read_only is False:
                 raise ProjectError(
                     f"The project {folder} is open in {store_lock.describe_holder(folder)}; "
                     "close it there first."
                 )
+        project = cls._connected(folder, holds_lock, folder_writable)
+        if project.read_only:
+            project.folder_writable = folder_writable
+            with project._lock, project._guard():
+                project._db.execute("PRAGMA query_only=ON")
+        return project
+
+    @classmethod
+    def _connected(cls, folder: Path, holds_lock: bool, folder_writable: bool) -> Project:
         try:
-            project = cls(
-                folder,
-                _connect(folder / DB_NAME),
-                read_only=not holds_lock,
-                holds_lock=holds_lock,
-            )
+            db = _connect(folder / DB_NAME, writable=folder_writable)
         except sqlite3.DatabaseError as exc:
             if holds_lock:
                 store_lock.release(folder)
-            raise ProjectError(f"The project database in {folder} is damaged: {exc}.") from exc
+            raise ProjectError(database_problem(exc, folder)) from exc
+        project = cls(folder, db, read_only=not holds_lock, holds_lock=holds_lock)
+        project.folder_writable = folder_writable
         try:
-            project._migrate()
-        except sqlite3.DatabaseError as exc:
-            project.close()
-            raise ProjectError(f"The project database in {folder} is damaged: {exc}.") from exc
+            with project._guard():
+                project._migrate()
         except BaseException:
             project.close()
             raise
-        if project.read_only:
-            with project._lock:
-                project._db.execute("PRAGMA query_only=ON")
         return project
+
+    @property
+    def read_only_reason(self) -> str:
+        """Why this instance may not write the project, in one sentence ("" when it may)."""
+        if not self.read_only:
+            return ""
+        if not self.folder_writable:
+            return f"The project folder {self.folder} is read-only; changes cannot be saved."
+        return (
+            f"The project {self.folder.name} is open read-only (another Debias Studio, "
+            f"{store_lock.describe_holder(self.folder)}, is writing it); changes are not saved."
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -275,27 +301,35 @@ class Project:
                 return
             self._depth = 1
             try:
-                with self._db:
+                with self._guard(), self._db:
                     yield self._db
             finally:
                 self._depth = 0
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of a query, for core.store's owner modules only."""
-        with self._lock:
+        with self._lock, self._guard():
             return self._db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A failure of the database (damaged file, full disk, read-only medium) becomes a
+        ``ProjectError`` that says which, for the user; the one place the store maps them."""
+        try:
+            yield
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            if self.read_only and "readonly" in str(exc):  # the connection refused a write
+                raise ProjectError(self.read_only_reason) from exc
+            raise ProjectError(database_problem(exc, self.folder)) from exc
 
     def check_writable(self) -> None:
         """Raise ``ProjectError`` when this instance may not write the project."""
         if self.read_only:
-            raise ProjectError(
-                f"The project {self.folder.name} is open read-only (another Debias Studio, "
-                f"{store_lock.describe_holder(self.folder)}, is writing it); changes are not saved."
-            )
+            raise ProjectError(self.read_only_reason)
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
-        return json.loads(rows[0][0]) if rows else default
+        return stored_json(rows[0][0], f"setting '{key}'") if rows else default
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._write() as db:
@@ -338,7 +372,12 @@ class Project:
         spec_dict = self.get_meta("dataset_spec")
         if spec_dict is None:
             raise ProjectError(f"The project in {self.folder} holds no dataset.")
-        spec = DatasetSpec.from_dict(spec_dict)
+        try:
+            spec = DatasetSpec.from_dict(spec_dict)
+        except (TypeError, ValueError) as exc:
+            raise ProjectError(
+                f"The project's stored dataset description is damaged ({exc})."
+            ) from exc
         root = Path(spec.root)
         if not root.is_absolute():
             root = (self.folder / root).resolve()
@@ -347,7 +386,7 @@ class Project:
             moved = (self.folder / relative).resolve() if relative else None
             if moved is not None and moved.is_dir():
                 root = moved
-        with self._lock:
+        with self._lock, self._guard():
             table = pd.read_sql("SELECT * FROM images ORDER BY image_id", self._db)
         table = table.drop(columns=["image_id"]).reset_index(drop=True)
         table = table.rename(columns={_ESCAPED_IMAGE_ID: "image_id"})
@@ -367,6 +406,15 @@ class Project:
         )
 
 
+def stored_json(text: str, what: str) -> Any:
+    """A value the store keeps as JSON (``what`` names it: "setting 'classes'", "run 'x'"); a
+    damaged one becomes a ``ProjectError`` instead of a traceback."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"The project's stored {what} is damaged (not JSON: {exc}).") from exc
+
+
 def checked_image_ids(project: Project, image_ids: Iterable[int], action: str) -> list[int]:
     """``image_ids`` sorted and without repeats, or a ``StudioError`` when there are none or one
     is not an image of the project (``action``, e.g. "exclude", completes the message)."""
@@ -379,12 +427,55 @@ def checked_image_ids(project: Project, image_ids: Iterable[int], action: str) -
     return ids
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def database_problem(exc: BaseException, folder: object) -> str:
+    """One sentence for a failure of the project database in ``folder``: full disk, read-only
+    medium, busy, or damaged (the default)."""
+    text = str(exc).strip().rstrip(".")
+    lowered = text.lower()
+    if "disk is full" in lowered or "no space" in lowered:
+        return f"The disk holding the project {folder} is full; free some space and try again."
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"The project folder {folder} is read-only; changes cannot be saved."
+    if "locked" in lowered or "busy" in lowered:
+        return f"The project database in {folder} is busy (another program holds it): {text}."
+    return (
+        f"The project database in {folder} is damaged ({text}); restore it from a copy, "
+        "or create a new project from the dataset."
+    )
+
+
+def _connect(path: Path, *, writable: bool = True) -> sqlite3.Connection:
+    """A connection to the database at ``path``; in a folder that cannot be written, a read-only
+    one (immutable when SQLite cannot make its shared-memory file there)."""
+    if not writable:
+        return _connect_read_only(path)
     db = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
     return db
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    uri = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False, timeout=10.0)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        # A WAL database needs its -shm file; where it cannot be made nobody writes either.
+        return sqlite3.connect(
+            f"{uri}?immutable=1", uri=True, check_same_thread=False, timeout=10.0
+        )
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (tried, not guessed from permission bits)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-test-"):
+            return True
+    except OSError:
+        return False
 
 
 def _ensure(path: Path) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from debias_studio.core.errors import StudioError
+from debias_studio.core.errors import StudioError, require_range
 from debias_studio.core.train.metrics import MIN_GROUP_SIZE
 
 METHODS = ("erm", "balanced", "counterfactual", "selecmix", "disc")
@@ -33,6 +33,40 @@ TOWER_BLOCKS: dict[str, int] = {"clip": 2, "efficientnet": 0}
 """Blocks of a pretrained tower fine-tuned by default. EfficientNet is frozen: its features are
 then computed once per run and only the head trains (bench/backgrounds.py: frozen features with
 cached counterfactuals held up better than fine-tuning on a CPU budget)."""
+
+
+LIMITS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 10_000),
+    "batch_size": (2, 65_536),
+    "lr": (1e-9, 10.0),
+    "weight_decay": (0.0, 1.0),
+    "image_size": (8, 1024),
+    "head_hidden": (0, 65_536),
+    "clip_blocks": (-1, 1000),
+    "dro_step": (1e-9, 10.0),
+    "cf_fraction": (0.0, 1.0),
+    "cf_per_image": (1, 64),
+    "pair_pool": (0, 1_000_000),
+    "aux_lr": (1e-9, 10.0),
+    "mix_alpha": (1e-3, 1000.0),
+}
+"""Allowed range of each numeric setting (inclusive; NaN never passes), checked by ``validate``
+for the GUI, the CLI and torchrun alike. Memory is checked where it is allocated."""
+_LABELS = {
+    "Epochs": "epochs",
+    "The batch size": "batch_size",
+    "The learning rate": "lr",
+    "The weight decay": "weight_decay",
+    "The image size": "image_size",
+    "The head's hidden units": "head_hidden",
+    "The CLIP blocks to fine-tune": "clip_blocks",
+    "The GroupDRO step": "dro_step",
+    "The counterfactual fraction": "cf_fraction",
+    "Counterfactuals per image": "cf_per_image",
+    "The SelecMix partner pool": "pair_pool",
+    "The auxiliary learning rate": "aux_lr",
+    "The mixup alpha": "mix_alpha",
+}
 
 
 @dataclass
@@ -88,18 +122,10 @@ class TrainConfig:
         _choice("backbone", self.backbone, BACKBONES)
         _choice("balance", self.balance, BALANCE_MODES)
         _choice("pairs", self.pairs, PAIR_MODES)
-        if self.epochs < 1:
-            raise StudioError(f"Epochs must be at least 1 (got {self.epochs}).")
-        if self.batch_size < 2:
-            raise StudioError(f"The batch size must be at least 2 (got {self.batch_size}).")
+        for label, name in _LABELS.items():
+            require_range(label, getattr(self, name), *LIMITS[name])
         if self.min_group_size < 1:
             raise StudioError("The minimum group size must be at least 1.")
-        if self.pair_pool < 0:
-            raise StudioError("The SelecMix partner pool cannot be negative.")
-        if self.cf_per_image < 1:
-            raise StudioError("At least one counterfactual per image is needed.")
-        if not 0.0 <= self.cf_fraction <= 1.0:
-            raise StudioError("The counterfactual fraction must lie between 0 and 1.")
         needs_groups = self.method in ("balanced", "counterfactual") or self.pairs == "annotation"
         if needs_groups and not self.confounder:
             raise StudioError(

@@ -21,6 +21,7 @@ from debias_studio.core.annotate.overrides import assignments
 from debias_studio.core.data.access import RootLike, as_root
 from debias_studio.core.data.imageio import ImageReadError, check_image, open_image
 from debias_studio.core.data.masks import read_mask
+from debias_studio.core.data.memory import require_memory
 from debias_studio.core.data.splits import SPLIT_CODES, TRAIN, VAL
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
@@ -231,7 +232,13 @@ def load_images(
     root: RootLike, paths: list[str], size: int, cancel: CancelToken = NEVER_CANCELLED
 ) -> Job[tuple[torch.Tensor, np.ndarray]]:
     """Decode every image to (N, 3, size, size) uint8; returns the pixels and a bad-image mask
-    (files that cannot be read, or that lead out of the dataset folder)."""
+    (files that cannot be read, or that lead out of the dataset folder). Refused up front when
+    they would not fit in the machine's memory."""
+    require_memory(
+        len(paths) * 3 * size * size,
+        f"Decoding {len(paths)} images at {size}×{size} pixels",
+        "choose a smaller image size",
+    )
     base = as_root(root)
     out = torch.zeros((len(paths), 3, size, size), dtype=torch.uint8)
     bad = np.zeros(len(paths), dtype=bool)

@@ -22,11 +22,11 @@ from debias_studio.core.embed.shard import join_process_group
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.models.device import resolve_device
 from debias_studio.core.store.project import Project
-from debias_studio.core.store.runs import finish_run
+from debias_studio.core.store.runs import finish_run, mark_running
 from debias_studio.core.train.config import TrainConfig
 from debias_studio.core.train.job import load_run_data
 from debias_studio.core.train.loop import DistContext, fit
-from debias_studio.core.train.runs import create_run, open_run
+from debias_studio.core.train.runs import RunRecord, create_run, open_run
 
 
 def init_distributed(on_gpu: bool) -> DistContext:
@@ -46,7 +46,7 @@ def run_distributed(config: TrainConfig, run_id: str | None = None) -> dict | No
     try:
         ids = [None]
         if dist.is_main:
-            record = open_run(project, run_id) if run_id else create_run(project, config)
+            record = _resumed(project, run_id) if run_id else create_run(project, config)
             ids = [record.id]
         tdist.broadcast_object_list(ids, src=0)
         record = open_run(project, str(ids[0]))
@@ -60,6 +60,12 @@ def run_distributed(config: TrainConfig, run_id: str | None = None) -> dict | No
         project.close()
         tdist.barrier()
         tdist.destroy_process_group()
+
+
+def _resumed(project: Project, run_id: str) -> RunRecord:
+    """Run ``run_id`` taken up by this process (refused while another process trains it)."""
+    mark_running(project, run_id)
+    return open_run(project, run_id)
 
 
 def main(argv: list[str] | None = None) -> int:

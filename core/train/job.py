@@ -1,9 +1,10 @@
 """A training run on a project, as a job: record, data, fit, outcome.
 
-``train_run`` is what the GUI and the CLI start; ``resume_run`` continues a cancelled (or crashed)
-run from its last epoch checkpoint with the same config. Whatever happens, the ``runs`` table says
-how the run ended: done (with metrics), cancelled (with the epochs completed, resumable) or failed
-(with the reason).
+``train_run`` is what the GUI and the CLI start; ``resume_run`` continues a cancelled, failed or
+interrupted (its process killed) run from its last epoch checkpoint with the same config. Whatever
+happens, the ``runs`` table says how the run ended: done (with metrics), cancelled (with the epochs
+completed, resumable) or failed (with the reason); a run whose process died says interrupted
+(core.store.runs).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from debias_studio.core.errors import JobCancelled, StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job
+from debias_studio.core.models.device import resolve_device
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import finish_run, mark_running
 from debias_studio.core.threads import budgeted
@@ -64,6 +66,7 @@ def train_run(
     head on frozen features that a quick probe finds near chance."""
     config.validate()
     preflight.check_trainable(project, config)
+    resolve_device(config.device)  # an unknown or absent device is refused before a run exists
     record = create_run(project, config)
     return (yield from _execute(project, record, cancel, on_epoch, concepts, None, check_features))
 
@@ -84,7 +87,7 @@ def resume_run(
     record = open_run(project, run_id)
     if record.status == "done":
         raise StudioError(f"Run '{run_id}' has already finished; start a new run instead.")
-    mark_running(project, run_id)
+    mark_running(project, run_id)  # refused while another process still trains it
     return (yield from _execute(project, record, cancel, on_epoch, concepts, None))
 
 
@@ -113,31 +116,35 @@ def _execute(
             dist=dist,
             concepts=concepts,
         )
-    except JobCancelled:
-        meta = read_checkpoint_meta(record.folder) or {"history": [], "epoch": -1}
-        finish_run(
-            project,
-            record.id,
-            "cancelled",
-            {
-                "history": meta["history"],
-                "completed_epochs": meta["epoch"] + 1,
-                "resumable": True,
-            },
-        )
-        raise
+        if outcome.model is not None:
+            save_predictions(record.folder, outcome.model, data, config.device)
     except Exception as exc:
-        finish_run(project, record.id, "failed", {"error": str(exc)})
+        if isinstance(exc, JobCancelled):
+            _record_stop(project, record)
+        else:
+            finish_run(project, record.id, "failed", {"error": str(exc)})
+        raise
+    except BaseException:  # KeyboardInterrupt, or the job closed unfinished (GeneratorExit)
+        _record_stop(project, record)
         raise
     if data.unreadable:
         outcome.metrics["unreadable_images"] = {
             "count": len(data.unreadable),
             "examples": data.unreadable[:UNREADABLE_LISTED],
         }
-    if outcome.model is not None:
-        save_predictions(record.folder, outcome.model, data, config.device)
     finish_run(project, record.id, "done", outcome.metrics)
     return RunResult(record.id, "done", config.to_dict(), outcome.metrics)
+
+
+def _record_stop(project: Project, record: RunRecord) -> None:
+    """The run stopped before its end: cancelled, resumable from its last epoch checkpoint."""
+    meta = read_checkpoint_meta(record.folder) or {"history": [], "epoch": -1}
+    finish_run(
+        project,
+        record.id,
+        "cancelled",
+        {"history": meta["history"], "completed_epochs": meta["epoch"] + 1, "resumable": True},
+    )
 
 
 def load_run_data(

@@ -129,12 +129,12 @@ def render_fills(
     split_names = frame.table["split"].astype(str).to_numpy()
     known = ~frame.excluded & (view.assignment >= 0)
     fit_ids = _fit_sample(known & (split_names == "train"), seed)
-    side = _native_side(project.dataset.image_path(int(fit_ids[0])))
+    paths = project.dataset.table["path"].astype(str).tolist()
+    side = _native_side(project.dataset.root, [paths[i] for i in fit_ids])
     fit = yield from _fit(project, frame, view, fit_ids, side, cancel)
     generator, gen = choose_generator(fit.data), torch.Generator().manual_seed(seed)
     unique = sorted(set(fills))
     made: dict[tuple[int, int], str] = {}
-    paths = project.dataset.table["path"].astype(str).tolist()
     for start in range(0, len(unique), CHUNK):
         cancel.raise_if_cancelled()
         part = unique[start : start + CHUNK]
@@ -159,8 +159,8 @@ def render_fills(
                 Image.fromarray(image).save(target.path(f"{folder}/{relative}"), format="PNG")
                 made[(image_id, value)] = relative
         yield Progress(min(start + CHUNK, len(unique)), len(unique), "rendering fills")
-    rows = [(made[f], f[0], f[1]) for f in fills if f in made]
-    return pd.DataFrame(rows, columns=["img_filename", "source_image_id", "value"])
+    done = [(made[f], f[0], f[1]) for f in fills if f in made]
+    return pd.DataFrame(done, columns=["img_filename", "source_image_id", "value"])
 
 
 @dataclass

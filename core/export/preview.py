@@ -8,8 +8,9 @@ from typing import Any
 
 from debias_studio.core.errors import StudioError
 from debias_studio.core.export.atomic import check_not_inside, overwrite_preview
-from debias_studio.core.export.balanced import DEFAULT_MIN_GROUP, balance_preview
+from debias_studio.core.export.balanced import balance_preview
 from debias_studio.core.export.frame import build_frame, prediction_runs
+from debias_studio.core.export.options import DEFAULT_MIN_GROUP
 from debias_studio.core.store.project import Project
 
 

@@ -336,7 +336,8 @@ def _cleaning_figures(report: Report, project: Project) -> None:
         ("relabel", e) for e in section["relabels"]
     ]
     for k, (what, entry) in enumerate(entries):
-        strip = draw.image_strip([project.dataset.image_path(i) for i in entry["examples"]])
+        paths = [str(project.dataset.table["path"].iat[i]) for i in entry["examples"]]
+        strip = draw.image_strip(project.dataset.root, paths)
         title = (
             f"Excluded: {entry['reason']}" if what == "reason"
             else f"Relabelled {entry['from']} → {entry['to']}"

@@ -21,21 +21,20 @@ import pandas as pd
 
 from debias_studio.core.data.manifest import EXPORTED_DATASET_FILE
 from debias_studio.core.export.atomic import ExportTarget
+from debias_studio.core.export.balanced import FOLDER as BALANCED_FOLDER
 from debias_studio.core.export.balanced import (
-    DEFAULT_MIN_GROUP,
     balanced_plan,
     check_balance,
     with_fills,
 )
-from debias_studio.core.export.balanced import FOLDER as BALANCED_FOLDER
 from debias_studio.core.export.counterfactual_images import export_counterfactuals, render_fills
-from debias_studio.core.export.frame import BEST_RUN, ExportFrame
+from debias_studio.core.export.frame import ExportFrame
 from debias_studio.core.export.huggingface import FOLDER as HF_FOLDER
 from debias_studio.core.export.huggingface import hf_plan, hf_tables
 from debias_studio.core.export.layout import FOLDER as TREE_FOLDER
 from debias_studio.core.export.layout import imagefolder_plan, place_files
 from debias_studio.core.export.manifest import write_table
-from debias_studio.core.export.options import DEFAULT_LINK
+from debias_studio.core.export.options import BEST_RUN, DEFAULT_LINK, DEFAULT_MIN_GROUP
 from debias_studio.core.export.report import build_report, render_html
 from debias_studio.core.jobs import CancelToken, Job, delegate
 from debias_studio.core.store.project import Project

@@ -48,3 +48,22 @@ def test_a_folder_inside_the_project_is_refused_up_front(window, qtbot, tiny_pro
     _plan(dialog, qtbot)
     assert "outside it" in dialog.note.text()
     dialog.reject()
+
+
+def test_a_new_project_from_an_export_gets_its_exclusions_back(tiny_project, tmp_path):
+    from debias_studio.core.export.job import export_project
+    from debias_studio.core.jobs import CancelToken, run_quiet
+    from debias_studio.core.store.exclusions import exclude, reasons
+    from debias_studio.core.store.project import Project
+    from debias_studio.gui.session import create_session
+
+    with Project.open(tiny_project) as project:
+        exclude(project, [2, 5], "blurry")
+        run_quiet(export_project(project, tmp_path / "out", "manifest"))
+    session = run_quiet(
+        create_session(tmp_path / "again", tmp_path / "out" / "manifest.csv", CancelToken())
+    )
+    try:
+        assert reasons(session.project) == {2: "blurry", 5: "blurry"}
+    finally:
+        session.project.close()

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from debias_studio.core.data.dataset import Dataset, DatasetSpec
 from debias_studio.core.export.job import export_project
-from debias_studio.core.export.layout import DEFAULT_LINK, LINK_MODES
+from debias_studio.core.export.options import DEFAULT_LINK, LINK_MODES
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.exclusions import exclude
 from debias_studio.core.store.project import Project

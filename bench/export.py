@@ -1,4 +1,4 @@
-"""Export time as the dataset grows: manifest (CSV + Parquet) + ImageFolder layout of symlinks.
+"""Export time as the dataset grows: manifest (CSV + Parquet) + ImageFolder (auto: hard links).
 
 Synthetic tiny image files (one 8x8 PNG's bytes under N names, 10 classes, attribute column,
 1 % excluded) in a project made without decoding; each size is exported into a fresh folder.
@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from debias_studio.core.data.dataset import Dataset, DatasetSpec
 from debias_studio.core.export.job import export_project
+from debias_studio.core.export.options import DEFAULT_LINK, LINK_MODES
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.exclusions import exclude
 from debias_studio.core.store.project import Project
@@ -95,7 +96,7 @@ def measure(n: int, link: str, base: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--link", default="symlink", choices=("copy", "hardlink", "symlink"))
+    parser.add_argument("--link", default=DEFAULT_LINK, choices=LINK_MODES)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:

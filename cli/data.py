@@ -142,6 +142,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _new(args: argparse.Namespace) -> int:
     from debias_studio.core.data.dataset import open_folder, open_manifest
+    from debias_studio.core.export.reopen import adopt_export
     from debias_studio.core.store.project import Project
 
     _refuse_existing(args.project)
@@ -152,6 +153,12 @@ def _new(args: argparse.Namespace) -> int:
         job = open_manifest(args.manifest, root=args.root, seed=args.seed, cancel=cancel)
     dataset = run_with_bar(job, "scanning images", cancel)
     with Project.create(args.project, dataset) as project:
+        adopted = adopt_export(project)
+        if adopted["confounders"] or adopted["excluded"]:
+            print(
+                f"  from the export: confounders {', '.join(adopted['confounders']) or 'none'}, "
+                f"{adopted['excluded']} excluded image(s)"
+            )
         _print_summary(project)
     return 0
 

@@ -204,8 +204,10 @@ def run_export(
     confounder: str | None,
     overwrite: bool,
     cancel: CancelToken,
+    **choices: Any,
 ) -> Job[ExportResult]:
-    """Export the cleaned dataset and its report to ``target`` (a job)."""
+    """Export the cleaned dataset and its report to ``target`` (a job); ``choices``: the other
+    ``core.export.writers.ExportOptions`` fields (prediction_run, balance, min_group, ...)."""
     from debias_studio.core.export.job import export_project
 
     return (
@@ -217,8 +219,34 @@ def run_export(
             confounder=confounder,
             overwrite=overwrite,
             cancel=cancel,
+            **choices,
         )
     )
+
+
+def export_plan(
+    project: Any, target: Any, options: dict[str, Any], _token: object
+) -> dict[str, Any]:
+    """What an export would do, before it runs (worker): the runs whose predictions it can carry
+    (best first), what an overwrite would remove (or why it may not), and the balanced subset's
+    group sizes, warnings or refusal."""
+    from debias_studio.core.export.preview import export_plan as plan
+
+    return plan(project, Path(target), options)
+
+
+def describe_balance(preview: dict[str, Any]) -> str:
+    """A balanced preview in plain lines."""
+    from debias_studio.core.export.preview import describe_balance as describe
+
+    return describe(preview)
+
+
+def adopt_export(project: Any) -> dict[str, Any]:
+    """A project opened from one of our exports gets back its confounders and exclusions."""
+    from debias_studio.core.export.reopen import adopt_export as adopt
+
+    return adopt(project)
 
 
 # ---- project, demo, device ---------------------------------------------------------------------

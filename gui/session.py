@@ -22,6 +22,7 @@ from debias_studio.gui.engine import (
     SPLITS,
     Dataset,
     Project,
+    adopt_export,
     create_demo_project,
     open_dataset,
 )
@@ -133,6 +134,7 @@ def create_session(folder: Path, source: Path, cancel: CancelToken, seed: int = 
     cancel.raise_if_cancelled()
     yield Progress(0, 0, "writing the project")
     project = Project.create(folder, dataset)
+    adopt_export(project)
     return build_session(project)
 
 

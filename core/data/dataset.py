@@ -25,7 +25,11 @@ from debias_studio.core.data.assemble import (
     folder_entries,
     manifest_entries,
 )
-from debias_studio.core.data.manifest import is_manifest_file, read_manifest
+from debias_studio.core.data.manifest import (
+    EXPORTED_DATASET_FILE,
+    is_manifest_file,
+    read_manifest,
+)
 from debias_studio.core.data.natural import natural_sorted
 from debias_studio.core.data.problems import PROBLEM_KINDS, ImageProblem
 from debias_studio.core.data.rootpaths import DatasetRoot
@@ -138,8 +142,21 @@ def open_folder(
 
     ``classes``: the expected class names; images of other folders are reported as
     ``unknown_label``. ``decode_check=False`` reads only image headers (much faster, but
-    truncated files are then found only when they are embedded)."""
+    truncated files are then found only when they are embedded). A folder exported by this app
+    (``imagefolder/``) opens through its own manifest, which keeps splits and annotations."""
     root = Path(root)
+    exported = root / "manifest.csv"
+    if (root / EXPORTED_DATASET_FILE).is_file() and exported.is_file():
+        return (
+            yield from open_manifest(
+                exported,
+                seed=seed,
+                classes=classes,
+                fractions=fractions,
+                decode_check=decode_check,
+                cancel=cancel,
+            )
+        )
     scan = yield from scan_class_folders(root, cancel)
     base = DatasetRoot.of(root)
     if not scan.files and not scan.problems:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from debias_studio.core.data.csv_cells import restore_frame
 from debias_studio.core.data.manifest_text import read_csv_text, unique_names
 from debias_studio.core.errors import DatasetError
 
@@ -56,6 +57,9 @@ _NOT_ATTRIBUTE = re.compile(
 """Ids, row numbers and file names: kept in the table but never offered as attributes."""
 
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+EXPORTED_DATASET_FILE = "debias-studio-dataset.json"
+"""Written by our exports next to each manifest: which columns are confounders and exclusions.
+A folder holding it and ``manifest.csv`` opens through that manifest (core.data.dataset)."""
 
 
 MISSING_SPELLINGS = frozenset(
@@ -101,6 +105,8 @@ def read_manifest(path: Path) -> Manifest:
             f"(expected {', '.join(MANIFEST_SUFFIXES)})."
         )
     frame, bad_rows = _read_table(path, suffix)
+    if suffix in (".csv", ".tsv"):
+        frame = restore_frame(frame)  # cells our exports quoted against spreadsheet formulas
     frame.columns = unique_names([str(c) for c in frame.columns])
     chosen = _choose_columns(list(frame.columns), path)
     rows = pd.DataFrame(index=range(len(frame)))

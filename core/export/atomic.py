@@ -6,22 +6,33 @@ previous export, or holds the complete new one - never half of it. A cancelled o
 removes its staging folder; one killed outright leaves it behind, and the next export to the same
 target removes it once its process is gone. Files are flushed to disk (fsync) before the rename so
 that a power cut cannot leave a complete-looking folder of empty files.
+
+Every committed export carries a marker file (``MARKER``) listing the entries it wrote. With
+``overwrite``, a non-empty folder is replaced only when it is recognisably an earlier export of
+ours: it has the marker, holds nothing the marker does not list and no project; and an export
+never goes into, around or inside a dataset or a project folder (``check_not_inside``).
+``overwrite_preview`` says what an overwrite would remove, for the GUI to show first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from debias_studio.core.errors import StudioError
 
 PARTIAL = ".partial-"
 OLD = ".replaced-"
+MARKER = ".debias-studio-export"
+MARKER_FORMAT = "debias-studio-export"
+PROJECT_FILE = "project.sqlite"
 
 
 class ExportTarget:
@@ -61,16 +72,20 @@ class ExportTarget:
 
     def commit(self) -> Path:
         """Flush everything and put the staging folder in the target's place."""
+        entries = sorted(os.listdir(self.staging))
+        self.write_text(MARKER, json.dumps({"format": MARKER_FORMAT, "entries": entries}))
         for path in self._written:
             _fsync_file(path)
         for folder in _folders(self.staging):
             _fsync_dir(folder)
         old: Path | None = None
         if self.target.exists() or self.target.is_symlink():
-            if not self.overwrite and _non_empty(self.target):
-                raise StudioError(
-                    f"{self.target} was filled while exporting; nothing was replaced."
-                )
+            if _non_empty(self.target):
+                if not self.overwrite:
+                    raise StudioError(
+                        f"{self.target} was filled while exporting; nothing was replaced."
+                    )
+                check_replaceable(self.target)
             old = self.target.parent / f".{self.target.name}{OLD}{secrets.token_hex(4)}"
             os.replace(self.target, old)
         try:
@@ -89,25 +104,90 @@ class ExportTarget:
         _remove(self.staging)
 
 
-def check_target(target: Path, overwrite: bool) -> None:
-    """Refuse a target that is a file, or a non-empty folder without ``overwrite``."""
-    if target.is_file() or (target.is_symlink() and not target.is_dir()):
-        raise StudioError(f"The export target {target} is a file; choose a folder.")
-    if target.is_dir() and _non_empty(target) and not overwrite:
-        raise StudioError(
-            f"The export folder {target} is not empty; choose an empty folder or allow "
-            "overwriting (--overwrite)."
+@dataclass
+class OverwritePreview:
+    """What replacing an earlier export would remove."""
+
+    folder: Path
+    entries: list[str]
+    files: int
+    bytes: int
+
+    def sentence(self) -> str:
+        shown = ", ".join(self.entries[:8]) + (", ..." if len(self.entries) > 8 else "")
+        return (
+            f"Replacing {self.folder} removes the earlier export there: {self.files} files "
+            f"({self.bytes / 1e6:.1f} MB) in {shown}."
         )
 
 
+def check_target(target: Path, overwrite: bool) -> None:
+    """Refuse a target that is a file, a non-empty folder without ``overwrite``, or with it one
+    that is not an earlier export of ours."""
+    if target.is_file() or (target.is_symlink() and not target.is_dir()):
+        raise StudioError(f"The export target {target} is a file; choose a folder.")
+    if target.is_dir() and _non_empty(target):
+        if not overwrite:
+            raise StudioError(
+                f"The export folder {target} is not empty; choose an empty folder or allow "
+                "overwriting (--overwrite)."
+            )
+        check_replaceable(target)
+
+
+def check_replaceable(folder: Path) -> list[str]:
+    """The entries of an earlier export in ``folder``; refuses anything else."""
+    entries = _marker_entries(folder)
+    if entries is None:
+        raise StudioError(
+            f"The folder {folder} is not an earlier export of Debias Studio (it has no "
+            f"{MARKER} file), so it is never replaced; choose an empty or new folder."
+        )
+    foreign = sorted(set(os.listdir(folder)) - set(entries) - {MARKER})
+    if foreign:
+        raise StudioError(
+            f"The earlier export in {folder} now also holds {', '.join(foreign[:5])}, which the "
+            "export did not write; nothing was replaced (move them, or choose another folder)."
+        )
+    for dirpath, _dirs, files in os.walk(folder):
+        if PROJECT_FILE in files:
+            raise StudioError(
+                f"The folder {folder} holds a project ({dirpath}); it is never replaced."
+            )
+    return entries
+
+
+def overwrite_preview(target: Path) -> OverwritePreview | None:
+    """What an overwrite of ``target`` would remove (None: nothing there); raises
+    ``StudioError`` when the folder may not be replaced at all."""
+    target = Path(target)
+    if not target.is_dir() or not _non_empty(target):
+        return None
+    entries = check_replaceable(target)
+    files, size = 0, 0
+    for dirpath, _dirs, names in os.walk(target):
+        for name in names:
+            files += 1
+            with contextlib.suppress(OSError):
+                size += os.lstat(os.path.join(dirpath, name)).st_size
+    return OverwritePreview(target, entries, files, size)
+
+
 def check_not_inside(target: Path, keep: dict[str, Path]) -> None:
-    """Refuse a target that is, or contains, a folder an overwrite would destroy."""
+    """Refuse a target that is, contains or lies inside a folder the export must not touch
+    (the project folder and its dataset), or lies inside any other project folder."""
     resolved = target.resolve()
     for what, folder in keep.items():
         folder = folder.resolve()
-        if resolved == folder or resolved in folder.parents:
+        if resolved == folder or resolved in folder.parents or folder in resolved.parents:
             raise StudioError(
-                f"The export folder {target} would replace the {what} ({folder}); "
+                f"The export folder {target} is inside or around the {what} ({folder}); an "
+                "export there could overwrite it. Choose a folder outside it."
+            )
+    for parent in resolved.parents:
+        if (parent / PROJECT_FILE).is_file():
+            raise StudioError(
+                f"The export folder {target} lies inside the project folder {parent}; "
                 "choose a folder outside it."
             )
 
@@ -127,6 +207,19 @@ def remove_stale_partials(target: Path) -> None:
 
 def disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _marker_entries(folder: Path) -> list[str] | None:
+    try:
+        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != MARKER_FORMAT:
+        return None
+    entries = data.get("entries")
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        return None
+    return entries
 
 
 def _alive(pid: int) -> bool:

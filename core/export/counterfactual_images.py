@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,22 +83,8 @@ def export_counterfactuals(
     paths = dataset.table["path"].astype(str).tolist()
     side = size or _native_side(dataset.root, [paths[i] for i in fit_ids])
     yield Progress(0, len(sources), f"fitting {view.name} counterfactuals")
-    fit_pixels, fit_bad = yield from load_images(
-        dataset.root, [paths[i] for i in fit_ids], side, cancel
-    )
-    fit_masks = _masks(project, fit_ids, side)
-    fit_split = np.where(fit_bad, -1, SPLIT_CODES[TRAIN]).astype(np.int64)
-    data = TrainData(
-        inputs=fit_pixels,
-        labels=frame.labels[fit_ids],
-        values=view.assignment[fit_ids],
-        split=fit_split,
-        classes=frame.classes,
-        value_names=view.values,
-        confounder=view.name,
-        kind=view.kind,
-        masks=fit_masks,
-    )
+    fit = yield from _fit(project, frame, view, fit_ids, side, cancel)
+    data, fit_pixels, fit_masks, fit_split = fit.data, fit.pixels, fit.masks, fit.split
     generator = choose_generator(data)
     gen = torch.Generator().manual_seed(seed)
     base = f"{FOLDER}/{safe_folder_name(view.column)}"
@@ -110,22 +97,10 @@ def export_counterfactuals(
         masks = _masks(project, chunk, side) if fit_masks is not None else None
         local = _extend(data, fit_pixels, fit_masks, fit_split, frame, view, chunk, pixels, masks)
         good = np.flatnonzero(~bad)
-        x = pixels[good].float() / 255.0
-        values = torch.from_numpy(view.assignment[chunk[good]])
-        ids = torch.from_numpy(local[good])
-        for value in range(len(view.values)):
-            change = np.flatnonzero(values.numpy() != value)
-            if not len(change):
-                continue
-            targets = torch.full((len(change),), value, dtype=torch.long)
-            out = generator(x[change], values[change], targets, ids[change], gen)
-            images = (out.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).to(torch.uint8)
-            for row, image in zip(change.tolist(), images.numpy(), strict=True):
-                image_id = int(chunk[good[row]])
-                relative = _name(frame, image_id, view.values[value])
-                Image.fromarray(image).save(target.path(f"{base}/{relative}"), format="PNG")
-                rows.append(_provenance(frame, view, image_id, relative, value, generator.name))
-                written += 1
+        batch = _Batch(chunk[good], pixels[good].float() / 255.0, torch.from_numpy(local[good]))
+        made = _render(target, base, frame, view, generator, gen, batch)
+        rows += made
+        written += len(made)
         yield Progress(
             min(start + CHUNK, len(sources)),
             len(sources),
@@ -136,6 +111,126 @@ def export_counterfactuals(
     table["size"] = side
     write_table(target, table, f"{base}/manifest", parquet=False)
     return CounterfactualResult(view.name, generator.name, written, len(sources), side)
+
+
+def render_fills(
+    target: ExportTarget,
+    project: Project,
+    frame: ExportFrame,
+    view: ConfounderView,
+    fills: list[tuple[int, int]],
+    folder: str,
+    *,
+    seed: int = 0,
+    cancel: CancelToken,
+) -> Job[pd.DataFrame]:
+    """Render each (source image, value) of ``fills`` once into ``folder``; one row per fill:
+    its file (relative to ``folder``), source image id and value."""
+    split_names = frame.table["split"].astype(str).to_numpy()
+    known = ~frame.excluded & (view.assignment >= 0)
+    fit_ids = _fit_sample(known & (split_names == "train"), seed)
+    paths = project.dataset.table["path"].astype(str).tolist()
+    side = _native_side(project.dataset.root, [paths[i] for i in fit_ids])
+    fit = yield from _fit(project, frame, view, fit_ids, side, cancel)
+    generator, gen = choose_generator(fit.data), torch.Generator().manual_seed(seed)
+    unique = sorted(set(fills))
+    made: dict[tuple[int, int], str] = {}
+    for start in range(0, len(unique), CHUNK):
+        cancel.raise_if_cancelled()
+        part = unique[start : start + CHUNK]
+        chunk = np.array([i for i, _v in part], dtype=np.int64)
+        pixels, bad = run_quiet(load_images(project.dataset.root, [paths[i] for i in chunk], side))
+        masks = _masks(project, chunk, side) if fit.masks is not None else None
+        local = _extend(
+            fit.data, fit.pixels, fit.masks, fit.split, frame, view, chunk, pixels, masks
+        )
+        good = np.flatnonzero(~bad)
+        wanted = np.array([v for _i, v in part], dtype=np.int64)[good]
+        values = torch.from_numpy(view.assignment[chunk[good]])
+        x, ids = pixels[good].float() / 255.0, torch.from_numpy(local[good])
+        for value in np.unique(wanted).tolist():  # one generator call per target value
+            rows = np.flatnonzero(wanted == value)
+            targets = torch.full((len(rows),), value, dtype=torch.long)
+            out = generator(x[rows], values[rows], targets, ids[rows], gen)
+            images = (out.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).to(torch.uint8)
+            for row, image in zip(rows.tolist(), images.numpy(), strict=True):
+                image_id = int(chunk[good[row]])
+                relative = _name(frame, image_id, view.values[value])
+                Image.fromarray(image).save(target.path(f"{folder}/{relative}"), format="PNG")
+                made[(image_id, value)] = relative
+        yield Progress(min(start + CHUNK, len(unique)), len(unique), "rendering fills")
+    done = [(made[f], f[0], f[1]) for f in fills if f in made]
+    return pd.DataFrame(done, columns=["img_filename", "source_image_id", "value"])
+
+
+@dataclass
+class _Fit:
+    data: TrainData
+    pixels: torch.Tensor
+    masks: torch.Tensor | None
+    split: np.ndarray
+
+
+def _fit(
+    project: Project,
+    frame: ExportFrame,
+    view: ConfounderView,
+    fit_ids: np.ndarray,
+    side: int,
+    cancel: CancelToken,
+) -> Job[_Fit]:
+    """The fitting sample decoded, as the training data the generator is fitted on."""
+    dataset = project.dataset
+    paths = dataset.table["path"].astype(str).tolist()
+    pixels, bad = yield from load_images(dataset.root, [paths[i] for i in fit_ids], side, cancel)
+    masks = _masks(project, fit_ids, side)
+    split = np.where(bad, -1, SPLIT_CODES[TRAIN]).astype(np.int64)
+    data = TrainData(
+        inputs=pixels,
+        labels=frame.labels[fit_ids],
+        values=view.assignment[fit_ids],
+        split=split,
+        classes=frame.classes,
+        value_names=view.values,
+        confounder=view.name,
+        kind=view.kind,
+        masks=masks,
+    )
+    return _Fit(data, pixels, masks, split)
+
+
+@dataclass
+class _Batch:
+    image_ids: np.ndarray  # (B,) the images of a chunk that could be read
+    x: torch.Tensor  # (B, 3, H, W) in [0, 1]
+    ids: torch.Tensor  # (B,) their rows in the generator's data
+
+
+def _render(
+    target: ExportTarget,
+    base: str,
+    frame: ExportFrame,
+    view: ConfounderView,
+    generator: Any,
+    gen: torch.Generator,
+    batch: _Batch,
+) -> list[dict[str, object]]:
+    """Render ``batch`` under every value it does not have; save the images, return their rows."""
+    values = torch.from_numpy(view.assignment[batch.image_ids])
+    rows = []
+    for value in range(len(view.values)):
+        change = np.flatnonzero(values.numpy() != value)
+        if not len(change):
+            continue
+        targets = torch.full((len(change),), value, dtype=torch.long)
+        out = generator(batch.x[change], values[change], targets, batch.ids[change], gen)
+        images = (out.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).to(torch.uint8)
+        for row, image in zip(change.tolist(), images.numpy(), strict=True):
+            image_id = int(batch.image_ids[row])
+            relative = _name(frame, image_id, view.values[value])
+            Image.fromarray(image).save(target.path(f"{base}/{relative}"), format="PNG")
+            rows.append(_provenance(frame, view, image_id, relative, value, generator.name))
+    return rows
 
 
 def _columns(view: ConfounderView) -> list[str]:

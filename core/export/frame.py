@@ -3,7 +3,9 @@
 One row per image id: the dataset's own columns (path, label, split, mask, attributes), then for
 every confounder its value (per-image overrides applied), the primary confounder's group and
 whether the image is bias-aligned or bias-conflicting, the user's exclusion with its reason, and
-the latest finished run's prediction. Confounders come from core.annotate; a dataset attribute
+the chosen run's prediction (default: the best finished run by validation worst-group accuracy).
+``label`` is the final label (the user's relabel where there is one) and ``label_original`` the
+dataset's own. Confounders come from core.annotate; a dataset attribute
 column may also be named explicitly (it is read the way training reads it).
 """
 
@@ -23,16 +25,19 @@ from debias_studio.core.annotate.groups import (
     group_ids,
 )
 from debias_studio.core.errors import StudioError
+from debias_studio.core.export.options import BEST_RUN
 from debias_studio.core.store.exclusions import excluded_mask
 from debias_studio.core.store.exclusions import reasons as excluded_reasons
 from debias_studio.core.store.project import Project
-from debias_studio.core.store.runs import latest_predictions
+from debias_studio.core.store.relabels import relabel_map
+from debias_studio.core.store.runs import list_runs, load_predictions
 from debias_studio.core.train.data import confounder_values
 
 RESERVED_COLUMNS = (
     "image_id",
     "path",
     "label",
+    "label_original",
     "split",
     "mask",
     "group",
@@ -101,24 +106,51 @@ def annotated_confounders(project: Project) -> list[str]:
     return [c.name for c in list_confounders(project)]
 
 
+def prediction_runs(project: Project) -> list[dict[str, Any]]:
+    """Finished runs that stored predictions, best first by validation worst-group accuracy
+    (then newest): the runs whose predictions an export can carry."""
+    runs = [r for r in list_runs(project) if r["status"] == "done"]
+    with_predictions = [r for r in runs if load_predictions(project, r["id"]) is not None]
+    return sorted(with_predictions, key=lambda r: -_val_worst_group(r))  # stable: newest first
+
+
+def choose_predictions(
+    project: Project, run: str | None = BEST_RUN
+) -> tuple[str | None, np.ndarray | None]:
+    """The run whose predictions fill ``prediction``: ``run`` by id, ``"best"`` (the best by
+    validation worst-group accuracy) or None (no predictions)."""
+    if run is None or run == "":
+        return None, None
+    if run == BEST_RUN:
+        ranked = prediction_runs(project)
+        run = str(ranked[0]["id"]) if ranked else None
+        if run is None:
+            return None, None
+    predictions = load_predictions(project, run)
+    if predictions is None:
+        raise StudioError(f"The run {run} has no stored predictions; choose a finished run.")
+    return run, predictions
+
+
+def _val_worst_group(run: dict[str, Any]) -> float:
+    block = (run.get("metrics") or {}).get("val") or {}
+    value = block.get("worst_group_acc") if isinstance(block, dict) else None
+    return float(value) if isinstance(value, int | float) and value == value else -1.0
+
+
 def build_frame(
     project: Project,
     confounders: list[str] | None = None,
     primary: str | None = None,
+    prediction_run: str | None = BEST_RUN,
 ) -> ExportFrame:
     """The export table of ``project``. ``confounders``: names to include (None: every annotated
-    confounder); ``primary``: whose groups fill ``group``/``bias`` (None: the first)."""
+    confounder); ``primary``: whose groups fill ``group``/``bias`` (None: the first);
+    ``prediction_run``: whose predictions fill ``prediction`` (see ``choose_predictions``)."""
     dataset = project.dataset
     n = len(dataset)
     classes = list(dataset.classes)
-    labels = dataset.labels
-    source = dataset.table
-    table = pd.DataFrame({"image_id": np.arange(n, dtype=np.int64)})
-    for column in source.columns:
-        if column not in DROPPED_COLUMNS:
-            table[column] = source[column].to_numpy()
-    if "mask" in table.columns and not (table["mask"].astype(str) != "").any():
-        table = table.drop(columns=["mask"])
+    table, labels = _base_table(project)
     excluded = excluded_mask(project)
     reasons = np.full(n, "", dtype=object)
     for image_id, reason in excluded_reasons(project).items():
@@ -126,12 +158,30 @@ def build_frame(
             reasons[image_id] = reason
 
     names = annotated_confounders(project) if confounders is None else list(confounders)
+    if primary is not None and primary not in names:
+        names.append(primary)  # an attribute column named as the primary one is exported too
     counted = counted_images(project)
     views = [_view(project, name, labels, counted, len(classes)) for name in names]
-    if primary is not None and primary not in names:
-        raise StudioError(f"The primary confounder '{primary}' is not among those exported.")
     chosen = next((v for v in views if v.name == primary), views[0] if views else None)
 
+    _confounder_columns(table, views, chosen, labels, classes)
+    table["excluded"] = excluded
+    table["excluded_reason"] = reasons
+    run_id, predictions = choose_predictions(project, prediction_run)
+    if predictions is not None:
+        table["prediction"] = [classes[p] if 0 <= p < len(classes) else "" for p in predictions]
+    return ExportFrame(table, classes, labels, views, chosen, excluded, run_id)
+
+
+def _confounder_columns(
+    table: pd.DataFrame,
+    views: list[ConfounderView],
+    chosen: ConfounderView | None,
+    labels: np.ndarray,
+    classes: list[str],
+) -> None:
+    """Each confounder's value column (``<column>_original`` where overrides changed a dataset
+    column), the others' group ids and bias flags, and the primary one's group/group_id/bias."""
     for view in views:
         column = view.column
         written = np.array([view.values[v] if v >= 0 else "" for v in view.assignment], object)
@@ -153,12 +203,29 @@ def build_frame(
         ]
         table["group_id"] = chosen_groups
         table["bias"] = chosen.bias(labels)
-    table["excluded"] = excluded
-    table["excluded_reason"] = reasons
-    run_id, predictions = latest_predictions(project)
-    if predictions is not None:
-        table["prediction"] = [classes[p] if 0 <= p < len(classes) else "" for p in predictions]
-    return ExportFrame(table, classes, labels, views, chosen, excluded, run_id)
+
+
+def _base_table(project: Project) -> tuple[pd.DataFrame, np.ndarray]:
+    """The dataset's own columns with the final labels (``label_original`` beside them), and
+    the final label codes."""
+    dataset = project.dataset
+    source = dataset.table
+    table = pd.DataFrame({"image_id": np.arange(len(dataset), dtype=np.int64)})
+    for column in source.columns:
+        if column not in DROPPED_COLUMNS:
+            table[column] = source[column].to_numpy()
+    if "mask" in table.columns and not (table["mask"].astype(str) != "").any():
+        table = table.drop(columns=["mask"])
+    original = source["label"].astype(str).to_numpy(dtype=object)
+    final = original.copy()
+    labels = np.asarray(dataset.labels, dtype=np.int64).copy()
+    lookup = {str(c): i for i, c in enumerate(dataset.classes)}
+    for image_id, label in relabel_map(project).items():
+        if 0 <= image_id < len(final) and label in lookup:
+            final[image_id], labels[image_id] = label, lookup[label]
+    table["label"] = final
+    table.insert(int(table.columns.get_loc("label")) + 1, "label_original", original)
+    return table, labels
 
 
 def _view(

@@ -1,55 +1,40 @@
 """``export_project``: every export format as one cancellable job that writes all or nothing.
 
-The formats are built into a staging folder beside the output folder (core.export.atomic) and
-the folder appears only when all of them are complete. Cancel, an error, a full disk: the staging
-folder is removed and the output folder is as it was before.
+The formats are a table of writers (core.export.writers). They are built into a staging folder
+beside the output folder (core.export.atomic) and the folder appears only when all of them are
+complete and every source has been read (a missing or moved image stops the export; symbolic
+links are checked). Cancel, an error, a full disk: the staging folder is removed and the output
+folder is as it was before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from debias_studio.core.errors import JobCancelled, StudioError
+from debias_studio.core.errors import StudioError
 from debias_studio.core.export.atomic import ExportTarget, check_not_inside, check_target, disk_full
-from debias_studio.core.export.balanced import FOLDER as BALANCED_FOLDER
-from debias_studio.core.export.balanced import balanced_plan
-from debias_studio.core.export.counterfactual_images import export_counterfactuals
 from debias_studio.core.export.frame import build_frame, describe
-from debias_studio.core.export.layout import FOLDER as LAYOUT_FOLDER
-from debias_studio.core.export.layout import check_mode, imagefolder_plan, place_files
-from debias_studio.core.export.manifest import write_manifest, write_table
-from debias_studio.core.export.options import BALANCE_MODES, DEFAULT_FORMATS, FORMATS
-from debias_studio.core.export.report import build_report, render_html
-from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
+from debias_studio.core.export.layout import check_mode
+from debias_studio.core.export.options import BALANCE_MODES, DEFAULT_FORMATS, DEFAULT_LINK, FORMATS
+from debias_studio.core.export.writers import (
+    WRITERS,
+    ExportContext,
+    ExportOptions,
+    ExportResult,
+)
+from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 from debias_studio.core.store.project import Project
 from debias_studio.core.threads import budgeted
 
 EXPORT_JSON = "export.json"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 
-
-@dataclass
-class ExportResult:
-    folder: Path
-    formats: list[str]
-    files: dict[str, list[str]] = field(default_factory=dict)
-    """Format -> the files (relative to ``folder``) it wrote, or its sub-folder."""
-    details: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "folder": str(self.folder),
-            "formats": self.formats,
-            "files": self.files,
-            "details": self.details,
-            "seconds": round(self.seconds, 3),
-        }
+__all__ = ["ExportOptions", "ExportResult", "export_project", "parse_formats"]
 
 
 def parse_formats(formats: str | Sequence[str] | None) -> list[str]:
@@ -74,108 +59,51 @@ def export_project(
     formats: str | Sequence[str] | None = None,
     *,
     overwrite: bool = False,
-    link: str = "symlink",
-    confounders: Sequence[str] | None = None,
-    confounder: str | None = None,
-    balance: str = "down",
-    seed: int = 0,
-    counterfactual_confounders: Sequence[str] | None = None,
-    counterfactual_splits: Sequence[str] = ("train",),
-    counterfactual_size: int | None = None,
+    link: str = DEFAULT_LINK,
     cancel: CancelToken = NEVER_CANCELLED,
+    **choices: Any,
 ) -> Job[ExportResult]:
     """Export ``project`` into ``outdir``.
 
-    ``confounders``: which confounders become manifest columns (None: every annotated one;
-    dataset attribute columns may be named too); ``confounder``: the primary one, whose groups
-    fill ``group``/``bias`` and drive the balanced subset (None: the first); ``link``: how image
-    files are placed (copy, hardlink, symlink); ``balance``: down- or up-sampling;
-    ``counterfactual_confounders``: whose counterfactual images to render (None: the primary)."""
-    chosen = parse_formats(formats)
-    check_mode(link)
-    if balance not in BALANCE_MODES:
-        raise StudioError(f"Unknown balancing '{balance}'; choose down or up.")
+    ``choices`` are ``ExportOptions`` fields: ``confounders`` (which become manifest columns;
+    None: every annotated one), ``confounder`` (the primary one, whose groups fill
+    ``group``/``bias`` and drive the balanced subset), ``balance`` (down/up), ``min_group``,
+    ``seed``, ``counterfactual_confounders``/``_splits``/``_size``, ``prediction_run`` (a run id,
+    "best" by validation worst-group accuracy, or None) and ``compare_runs`` (the report's
+    per-group chart). ``link``: how image files are placed (auto, copy, hardlink, symlink)."""
+    options = ExportOptions(parse_formats(formats), check_mode(link), **choices)
+    if options.balance not in BALANCE_MODES:
+        raise StudioError(f"Unknown balancing '{options.balance}'; choose down, up or fill.")
     outdir = Path(outdir)
-    check_target(outdir.absolute(), overwrite)
     check_not_inside(outdir, {"project folder": project.folder, "dataset": project.dataset.root})
-    names = list(confounders) if confounders is not None else None
-    if confounder is not None and names is not None and confounder not in names:
-        names.append(confounder)
+    check_target(outdir.absolute(), overwrite)
+    names = list(options.confounders) if options.confounders is not None else None
     started = time.perf_counter()
     yield Progress(0, 100, "reading the project")
-    frame = build_frame(project, names, confounder)
+    frame = build_frame(project, names, options.confounder, options.prediction_run)
     cancel.raise_if_cancelled()
-    result = ExportResult(outdir.absolute(), chosen)
+    result = ExportResult(outdir.absolute(), options.formats)
     target = ExportTarget(outdir, overwrite=overwrite)
-    try:
-        steps = _spans(chosen)
-        for name in chosen:
-            start, span = steps[name]
+    context = ExportContext(project, frame, target, options, cancel, result)
+    with _all_or_nothing(target, outdir):
+        for name, (start, span) in _spans(options.formats).items():
             cancel.raise_if_cancelled()
             yield Progress(start, 100, f"writing {name}")
-            if name == "manifest":
-                result.files[name] = write_manifest(target, frame.table)
-            elif name == "imagefolder":
-                placements, manifest = imagefolder_plan(frame.table, project.dataset.root)
-                count = yield from delegate(
-                    place_files(target, placements, link, cancel), start, span, 100
-                )
-                result.files[name] = [
-                    LAYOUT_FOLDER,
-                    *write_table(target, manifest, f"{LAYOUT_FOLDER}/manifest", parquet=False),
-                ]
-                result.details[name] = {"files": count, "images": len(manifest), "link": link}
-            elif name == "balanced":
-                plan = balanced_plan(
-                    frame, frame.view(confounder), project.dataset.root, balance, seed
-                )
-                yield from delegate(
-                    place_files(target, plan.placements, link, cancel), start, span, 100
-                )
-                written = write_table(
-                    target, plan.metadata, f"{BALANCED_FOLDER}/metadata", parquet=False
-                )
-                result.files[name] = [BALANCED_FOLDER, *written]
-                result.details[name] = {
-                    "confounder": frame.view(confounder).name,
-                    "mode": balance,
-                    "seed": seed,
-                    "rows": len(plan.metadata),
-                    "per_split": plan.per_split,
-                    "missing_groups": plan.missing_groups,
-                }
-            elif name == "counterfactuals":
-                wanted = counterfactual_confounders or [frame.view(confounder).name]
-                details = []
-                for k, cf_name in enumerate(wanted):
-                    part = span // max(1, len(wanted))
-                    job = export_counterfactuals(
-                        target,
-                        project,
-                        frame,
-                        frame.view(cf_name),
-                        splits=counterfactual_splits,
-                        size=counterfactual_size,
-                        seed=seed,
-                        cancel=cancel,
-                    )
-                    outcome = yield from delegate(job, start + k * part, part, 100)
-                    details.append(outcome.to_dict())
-                result.files[name] = ["counterfactuals"]
-                result.details[name] = details
-            elif name == "report":
-                report = build_report(project, frame)
-                target.write_text("report.html", render_html(report))
-                target.write_text("report.json", json.dumps(report.to_json(), indent=2) + "\n")
-                result.files[name] = ["report.html", "report.json"]
-                result.details[name] = {"runs": len(report.sections["runs"])}
+            yield from WRITERS[name][0](context, start, span)
         result.seconds = time.perf_counter() - started
-        target.write_text(EXPORT_JSON, json.dumps(_export_json(project, frame, result), indent=2))
+        target.write_text(EXPORT_JSON, json.dumps(_export_json(context), indent=2))
         yield Progress(99, 100, "finishing")
         target.commit()
-    except JobCancelled:
-        target.abort()
-        raise
+    result.seconds = time.perf_counter() - started
+    yield Progress(100, 100, f"exported to {outdir}")
+    return result
+
+
+@contextlib.contextmanager
+def _all_or_nothing(target: ExportTarget, outdir: Path) -> Iterator[None]:
+    """Remove the staging folder on any failure; word disk errors as one sentence."""
+    try:
+        yield
     except OSError as exc:
         target.abort()
         if disk_full(exc):
@@ -188,30 +116,32 @@ def export_project(
     except BaseException:
         target.abort()
         raise
-    result.seconds = time.perf_counter() - started
-    yield Progress(100, 100, f"exported to {outdir}")
-    return result
 
 
 def _spans(chosen: list[str]) -> dict[str, tuple[int, int]]:
     """Progress range (start, span) of each format out of 0..98, by rough cost."""
-    weight = {"manifest": 1, "imagefolder": 6, "balanced": 3, "counterfactuals": 10, "report": 2}
-    total = sum(weight[n] for n in chosen)
+    total = sum(WRITERS[n][1] for n in chosen)
     spans, start = {}, 1
     for name in chosen:
-        span = max(1, int(97 * weight[name] / total))
+        span = max(1, int(97 * WRITERS[name][1] / total))
         spans[name] = (start, span)
         start += span
     return spans
 
 
-def _export_json(project: Project, frame: Any, result: ExportResult) -> dict[str, Any]:
+def _export_json(context: ExportContext) -> dict[str, Any]:
+    project, options = context.project, context.options
     return {
         "version": EXPORT_VERSION,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "project": str(project.folder.resolve()),
         "dataset_root": str(project.dataset.root),
-        "manifest_paths_relative_to": str(project.dataset.root),
-        **describe(frame),
-        **result.to_dict(),
+        "manifest_paths_relative_to": "the folder of each manifest",
+        "self_contained": options.link != "symlink",
+        "link": options.link,
+        "csv_cells": "text cells starting with = + - @ TAB or CR carry a leading ' (CSV only; "
+        "Parquet and JSONL hold the exact text)",
+        "prediction_choice": options.prediction_run if options.prediction_run else None,
+        **describe(context.frame),
+        **context.result.to_dict(),
     }

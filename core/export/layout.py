@@ -1,12 +1,16 @@
 """The cleaned dataset as an ImageFolder tree: ``imagefolder/<split>/<class>/<file>``.
 
-Images the user excluded are left out. Each file is a copy, a hard link or a symbolic link to the
-source image - the user's choice: copies are self-contained, links cost no space (hard links need
-the same disk, symbolic links need the source to stay where it is). ``imagefolder/manifest.csv``
-lists the same images with paths relative to ``imagefolder/``, so the tree opens as a project on
-its own (with copies or hard links: the dataset opener refuses symbolic links that lead out of
-the dataset folder); masks, when the dataset has them, go to ``imagefolder/masks/`` (outside
-the split folders, so torchvision's ImageFolder does not take them for a class).
+Kept images go to their split's class folder; images the user excluded go to
+``imagefolder/excluded/<class>/`` (outside the split folders, so torchvision's ImageFolder and
+Hugging Face's imagefolder never take them for training data) so that the manifests can list them
+with their reason and a re-opened export reproduces the exclusions. Masks, when the dataset has
+them, go to ``imagefolder/masks/``.
+
+How a file is placed is the user's choice: ``auto`` (the default) hard-links where the file system
+allows and copies otherwise, so the export stands on its own and costs no space on the same disk;
+``copy`` always copies; ``hardlink`` refuses to copy; ``symlink`` links to the source (the export
+then depends on the dataset staying where it is, and every link is checked before the export is
+committed). ``imagefolder/manifest.csv`` lists every image with paths relative to ``imagefolder/``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from debias_studio.core.export.atomic import ExportTarget
 from debias_studio.core.export.options import LINK_MODES
 from debias_studio.core.jobs import CancelToken, Job, Progress
 
+SELF_CONTAINED_MODES = ("auto", "copy", "hardlink")
+EXCLUDED_FOLDER = "excluded"
 FOLDER = "imagefolder"
 PROGRESS_EVERY = 2000
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
@@ -74,10 +80,15 @@ def unique_names(folders: Sequence[str], paths: Sequence[str], ids: Sequence[int
 def imagefolder_plan(
     table: pd.DataFrame, root: Path, folder: str = FOLDER
 ) -> tuple[list[Placement], pd.DataFrame]:
-    """Which files go where, and the tree's own manifest (kept rows, paths relative to it)."""
-    kept = table.loc[~table["excluded"].to_numpy(bool)].reset_index(drop=True)
+    """Which files go where, and the tree's own manifest (every row, paths relative to it;
+    excluded images in ``excluded/<class>/``)."""
+    kept = table.reset_index(drop=True)
     class_dirs = _folder_names(kept["label"].astype(str))
-    split_dirs = kept["split"].astype(str).map(safe_folder_name)
+    excluded = kept["excluded"].to_numpy(bool)
+    split_dirs = [
+        EXCLUDED_FOLDER if out else safe_folder_name(split)
+        for split, out in zip(kept["split"].astype(str), excluded, strict=True)
+    ]
     folders = [f"{s}/{c}" for s, c in zip(split_dirs, class_dirs, strict=True)]
     names = unique_names(folders, kept["path"].astype(str).tolist(), kept["image_id"].tolist())
     relative = [f"{f}/{n}" for f, n in zip(folders, names, strict=True)]
@@ -86,7 +97,7 @@ def imagefolder_plan(
         Placement(DatasetPath(base, str(src)), f"{folder}/{rel}")
         for src, rel in zip(kept["path"], relative, strict=True)
     ]
-    manifest = kept.drop(columns=["excluded", "excluded_reason"])
+    manifest = kept.copy()
     manifest["source_path"] = manifest["path"]
     manifest["path"] = relative
     if "mask" in manifest.columns:
@@ -123,17 +134,38 @@ def place_files(
             cancel.raise_if_cancelled()
             yield Progress(i, total, f"placed {i}/{total} {what}")
         dest = os.path.join(staging, placement.relative)
-        place_file(placement.source, dest, mode)
-        if mode == "copy":
+        if place_file(placement.source, dest, mode) == "copy":
             target.written(Path(dest))
+    if mode == "symlink":
+        check_links(staging, placements)
     yield Progress(total, total, f"placed {total} {what}")
     return total
 
 
-def place_file(source: DatasetPath, dest: str | Path, mode: str) -> None:
-    """Put the dataset file ``source`` at ``dest`` as a copy, hard link or symbolic link, through
-    the dataset's one door (``core.data.access``): a file that has gone, or that now leads out of
-    the dataset folder, stops the export with a sentence naming it."""
+def check_links(staging: str, placements: Sequence[Placement]) -> None:
+    """Every symbolic link of the export leads to a readable file (checked before commit)."""
+    broken = [
+        p.relative for p in placements if not os.path.isfile(os.path.join(staging, p.relative))
+    ]
+    if broken:
+        raise StudioError(
+            f"{len(broken)} exported link(s) lead nowhere (first: {broken[0]}); the dataset "
+            "moved or changed while exporting. Nothing was exported."
+        )
+
+
+def place_file(source: DatasetPath, dest: str | Path, mode: str) -> str:
+    """Put the dataset file ``source`` at ``dest`` as a copy, hard link or symbolic link
+    (``auto``: a hard link where the file system allows, else a copy) through the dataset's one
+    door (``core.data.access``): a file that has gone, or that now leads out of the dataset
+    folder, stops the export with a sentence naming it. Returns how it was placed."""
+    if mode == "auto":
+        try:
+            place_file(source, dest, "hardlink")
+            return "hardlink"
+        except _NoHardLink:
+            place_file(source, dest, "copy")
+            return "copy"
     try:
         place_dataset_file(source, dest, mode)
     except ImageReadError as exc:
@@ -147,7 +179,7 @@ def place_file(source: DatasetPath, dest: str | Path, mode: str) -> None:
         ) from exc
     except OSError as exc:
         if mode == "hardlink" and exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-            raise StudioError(
+            raise _NoHardLink(
                 "Hard links need the export folder on the same disk as the images; "
                 "choose copy or symlink."
             ) from exc
@@ -156,6 +188,11 @@ def place_file(source: DatasetPath, dest: str | Path, mode: str) -> None:
                 "This system does not allow symbolic links here; choose copy or hardlink."
             ) from exc
         raise
+    return mode
+
+
+class _NoHardLink(StudioError):
+    """The file system refused a hard link (another disk, no support, too many links)."""
 
 
 def _folder_names(labels: pd.Series) -> list[str]:

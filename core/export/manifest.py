@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from debias_studio.core.data.csv_cells import neutralise_frame
 from debias_studio.core.export.atomic import ExportTarget
 
 CSV_NAME = "manifest.csv"
@@ -42,7 +43,9 @@ def write_manifest(target: ExportTarget, table: pd.DataFrame) -> list[str]:
 
 
 def write_csv(table: pd.DataFrame, path: object) -> None:
-    table.to_csv(path, index=False)
+    """The one CSV writer of every export: text cells neutralised against spreadsheet formulas
+    (core.data.csv_cells; reading the manifest back restores them exactly)."""
+    neutralise_frame(table).to_csv(path, index=False)
 
 
 def _for_parquet(table: pd.DataFrame) -> pd.DataFrame:

@@ -3,8 +3,11 @@
 Sections: the dataset (counts per class and split, exclusions, problems), the discovered concepts
 per class with exemplar images, every confounder with its group matrix (bias-aligned groups
 outlined), every run - its per-group accuracy next to the ERM baseline it should beat (the
-newest finished ERM run on the same confounder: "before" and "after") - and the training curves.
-``report.json`` holds every number the plots show, under the same figure ids.
+newest finished ERM run on the same confounder: "before" and "after") - the chosen runs compared
+group by group (core.export.report_compare), the training curves, and what was cleaned
+(exclusions by reason, relabels, duplicates, with thumbnails). ``report.json`` holds every number
+the plots show, under the same figure ids. Every user string is escaped; plots are inline PNGs.
+CSV files of the export quote cells a spreadsheet would run as formulas (the report says so).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from debias_studio.core.data.dataset import summarize
 from debias_studio.core.data.splits import SPLITS
 from debias_studio.core.export import report_figures as draw
 from debias_studio.core.export.frame import ExportFrame
+from debias_studio.core.export.report_cleaning import cleaning
+from debias_studio.core.export.report_compare import as_grid, comparison
 from debias_studio.core.store.discoveries import latest_discovery
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import list_runs
@@ -48,7 +53,9 @@ class Report:
         return {**self.sections, "figures": [f.to_json() for f in self.figures]}
 
 
-def build_report(project: Project, frame: ExportFrame) -> Report:
+def build_report(
+    project: Project, frame: ExportFrame, compare_runs: list[str] | None = None
+) -> Report:
     dataset = project.dataset
     summary = summarize(dataset)
     summary["problems"] = summary["problems"][:MAX_PROBLEMS]
@@ -65,12 +72,17 @@ def build_report(project: Project, frame: ExportFrame) -> Report:
             "discovery": _discovery(project),
             "confounders": _confounders(project, frame),
             "runs": [_run_entry(run, runs) for run in runs],
+            "cleaning": cleaning(frame),
+            "prediction_run": frame.prediction_run,
         }
     )
+    report.sections["comparison"] = comparison(report.sections["runs"], compare_runs)
     _dataset_figures(report, summary)
     _discovery_figures(report, project)
     _confounder_figures(report)
     _run_figures(report)
+    _comparison_figures(report)
+    _cleaning_figures(report, project)
     return report
 
 
@@ -176,6 +188,7 @@ def _run_entry(run: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any
                     g: {"n": r.get("n", r.get("count")), "ci": r.get("ci")}
                     for g, r in block.get("per_group", {}).items()
                 },
+                "per_group_n": {g: r.get("count") for g, r in block.get("per_group", {}).items()},
             }
     baseline = _baseline(run, runs)
     return {
@@ -290,13 +303,10 @@ def _run_figures(report: Report) -> None:
         if base is not None and split in base["splits"]:
             series = {f"before: erm {base['id']}": base["splits"][split]["per_group"], **series}
         groups = sorted({g for values in series.values() for g in values})
-        data = {
-            "split": split,
-            "groups": groups,
-            "series": {name: [values.get(g) for g in groups] for name, values in series.items()},
-        }
+        bars = {name: [values.get(g) for g in groups] for name, values in series.items()}
+        data = {"split": split, "groups": groups, "series": bars}
         title = f"Per-group {split} accuracy: run {run['id']} ({run['method']})"
-        image = draw.bar_chart(groups, data["series"], title, y_max=1.0, y_label="accuracy")
+        image = draw.bar_chart(groups, bars, title, y_max=1.0, y_label="accuracy")
         report.figures.append(Figure(f"run-{run['id']}-groups", title, "bar", data, _png(image)))
     curves = [r for r in report.sections["runs"] if r["history"]]
     if not curves:
@@ -315,6 +325,46 @@ def _run_figures(report: Report) -> None:
         data = {name: {"epoch": list(x), key: list(y)} for name, (x, y) in series.items()}
         image = draw.line_chart(series, title, y_max=y_max)
         report.figures.append(Figure(f"curves-{key}", title, "line", data, _png(image)))
+
+
+def _comparison_figures(report: Report) -> None:
+    data = report.sections["comparison"]
+    if not data:
+        return
+    positions = [data["groups"].index(g) for g in data["shown"]]
+    series = {name: [acc[k] for k in positions] for name, acc in data["accuracy"].items()}
+    part = "" if len(data["shown"]) == len(data["groups"]) else (
+        f" (worst and best {len(data['shown']) // 2} of {len(data['groups'])} groups)"
+    )  # fmt: skip
+    title = f"Per-group {data['split']} accuracy, runs compared{part}"
+    image = draw.bar_chart(data["shown"], series, title, y_max=1.0, y_label="accuracy")
+    report.figures.append(Figure("compare-groups", title, "bar", data, _png(image)))
+    for k, (name, accuracy) in enumerate(data["accuracy"].items()):
+        grid = as_grid(data["groups"], accuracy)
+        if grid is None:
+            continue
+        rows, columns, cells = grid
+        title = f"{data['split']} accuracy by class x value: {name}"
+        image = draw.value_matrix(cells, rows, columns, title)
+        grid_data = {"classes": rows, "values": columns, "accuracy": cells}
+        report.figures.append(Figure(f"compare-grid-{k}", title, "matrix", grid_data, _png(image)))
+
+
+def _cleaning_figures(report: Report, project: Project) -> None:
+    section = report.sections["cleaning"]
+    entries = [("reason", e) for e in section["by_reason"]] + [
+        ("relabel", e) for e in section["relabels"]
+    ]
+    for k, (what, entry) in enumerate(entries):
+        paths = [str(project.dataset.table["path"].iat[i]) for i in entry["examples"]]
+        strip = draw.image_strip(project.dataset.root, paths)
+        title = (
+            f"Excluded: {entry['reason']}" if what == "reason"
+            else f"Relabelled {entry['from']} → {entry['to']}"
+        )  # fmt: skip
+        data = {"image_ids": entry["examples"]}
+        png = _png(strip) if strip is not None else None
+        report.figures.append(Figure(f"cleaning-{k}", title, "images", data, png))
 
 
 def _eval_split(run: dict[str, Any]) -> str | None:
@@ -350,7 +400,10 @@ def render_html(report: Report) -> str:
         *_html_dataset(s, figures),
         *_html_discovery(s, figures),
         *_html_confounders(s, figures),
+        *_html_cleaning(s, figures),
         *_html_runs(s, figures),
+        *_html_comparison(s, figures),
+        _csv_note(),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -362,14 +415,11 @@ def _html_dataset(s: dict[str, Any], figures: dict[str, Figure]) -> list[str]:
     out = [
         '<section id="dataset"><h2>Dataset</h2>',
         f"<p>{d['n_images']} images in {len(d['classes'])} classes; "
-        f"{s['exclusions']['count']} excluded by the user; {d['n_problems']} unusable files.</p>",
+        f"{s['exclusions']['count']} excluded by the user (see Cleaning); {d['n_problems']} "
+        "unusable files.</p>",
         _table(["class", *SPLITS], rows),
         _figure(figures.get("dataset-counts")),
     ]
-    if s["exclusions"]["by_reason"]:
-        out.append(
-            _table(["exclusion reason", "images"], list(s["exclusions"]["by_reason"].items()))
-        )
     if d["problem_counts"]:
         out.append(_table(["problem", "files"], list(d["problem_counts"].items())))
     out.append("</section>")
@@ -497,6 +547,59 @@ def _group_table(run: dict[str, Any]) -> str:
     return (
         f"<details><summary>Per-group {_e(split)} figures of run {_e(run['id'])} "
         f"(accuracy, interval, n)</summary>{table}</details>"
+
+
+def _html_cleaning(s: dict[str, Any], figures: dict[str, Figure]) -> list[str]:
+    c = s["cleaning"]
+    out = [
+        '<section id="cleaning"><h2>Cleaning</h2>',
+        f"<p>{c['excluded']} images excluded, {c['relabelled']} relabelled, "
+        f"{c['duplicates_removed']} removed as duplicates. The manifests carry each image's "
+        "original label (<code>label_original</code>) next to its final one "
+        "(<code>label</code>).</p>",
+    ]
+    if c["by_reason"]:
+        out.append(_table(["exclusion reason", "images"],
+                          [[e["reason"], e["images"]] for e in c["by_reason"]]))  # fmt: skip
+    if c["relabels"]:
+        out.append(_table(["from", "to", "images"],
+                          [[e["from"], e["to"], e["images"]] for e in c["relabels"]]))  # fmt: skip
+    out += _numbered_figures(figures, "cleaning")
+    out.append("</section>")
+    return out
+
+
+def _html_comparison(s: dict[str, Any], figures: dict[str, Figure]) -> list[str]:
+    data = s["comparison"]
+    out = ['<section id="comparison"><h2>Runs compared, group by group</h2>']
+    if not data:
+        return [*out, '<p class="muted">No finished run to compare.</p></section>']
+    out.append(
+        f"<p>Runs {_e(', '.join(data['runs']))} on the {_e(data['split'])} split; groups sorted "
+        f"by the first run's accuracy. Predictions in the manifest: run "
+        f"{_e(s.get('prediction_run') or 'none')}.</p>"
+    )
+    out.append(_figure(figures.get("compare-groups")))
+    out += _numbered_figures(figures, "compare-grid")
+    out.append("</section>")
+    return out
+
+
+def _numbered_figures(figures: dict[str, Figure], prefix: str) -> list[str]:
+    """The figures ``<prefix>-0``, ``<prefix>-1``, ... in order."""
+    out, k = [], 0
+    while f"{prefix}-{k}" in figures:
+        out.append(_figure(figures[f"{prefix}-{k}"]))
+        k += 1
+    return out
+
+
+def _csv_note() -> str:
+    return (
+        '<p class="muted" id="csv-note">In the exported CSV files, text cells that begin with '
+        "=, +, -, @, a tab or a carriage return start with a ' so that spreadsheets show them "
+        "as text instead of running them as formulas; reading the manifest back with Debias "
+        "Studio removes it. Parquet and JSON files hold the exact text.</p>"
     )
 
 

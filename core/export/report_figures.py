@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -49,7 +49,7 @@ def png_base64(image: Image.Image) -> str:
 
 def bar_chart(
     categories: Sequence[str],
-    series: dict[str, Sequence[float | None]],
+    series: Mapping[str, Sequence[float | None]],
     title: str,
     *,
     y_max: float | None = None,
@@ -267,3 +267,37 @@ def _number(value: float) -> str:
 
 def _short(text: str, most: int) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def value_matrix(
+    values: Sequence[Sequence[float | None]],
+    rows: Sequence[str],
+    columns: Sequence[str],
+    title: str,
+) -> Image.Image:
+    """A heat map of fractions in [0, 1] (red low, green high; blank where None), one cell per
+    (row, column): readable at 10 x 10 and beyond, where bars are not."""
+    cell_w, cell_h, head_w, head_h = 56, 22, 120, 40
+    width = _fit_title(head_w + cell_w * max(1, len(columns)) + 12, title)
+    height = MARGIN_TOP + head_h + cell_h * max(1, len(rows)) + 10
+    image, draw = _canvas(width, height, title)
+    small = font(10)
+    top = MARGIN_TOP + head_h
+    for j, name in enumerate(columns):
+        x = head_w + (j + 0.5) * cell_w
+        draw.text((x, top - 6), _short(str(name), 8), fill=INK, font=small, anchor="md")
+    for i, name in enumerate(rows):
+        y = top + i * cell_h
+        draw.text((head_w - 6, y + cell_h / 2), _short(str(name), 16), fill=INK, font=small,
+                  anchor="rm")  # fmt: skip
+        for j, value in enumerate(values[i]):
+            x = head_w + j * cell_w
+            if value is None:
+                draw.rectangle([x, y, x + cell_w - 2, y + cell_h - 2], outline=GRID)
+                continue
+            v = min(1.0, max(0.0, float(value)))
+            fill = (int(230 - 180 * v), int(80 + 140 * v), 90)
+            draw.rectangle([x, y, x + cell_w - 2, y + cell_h - 2], fill=fill)
+            draw.text((x + cell_w / 2, y + cell_h / 2), f"{v:.2f}", fill=(255, 255, 255),
+                      font=small, anchor="mm")  # fmt: skip
+    return image

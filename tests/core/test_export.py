@@ -4,7 +4,6 @@ counterfactual images, the report; and the CLI."""
 from __future__ import annotations
 
 import json
-import os
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from tests.core.export_fixtures import (
     open_project,
 )
 
-ALL = "manifest,imagefolder,balanced,counterfactuals,report"
+ALL = "manifest,imagefolder,huggingface,balanced,counterfactuals,report"
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("export")
     folder = annotated_project(base / "project")
     with open_project(folder) as project:
-        run_quiet(export_project(project, base / "out", ALL, link="symlink"))
+        run_quiet(export_project(project, base / "out", ALL, min_group=1))
     return folder, base / "out"
 
 
@@ -69,14 +68,16 @@ def test_manifest_round_trips_labels_groups_and_annotations(exported, tmp_path) 
         groups = _group_names(project, CONFOUNDER)
     assert values[OVERRIDDEN_ID] == "brick"  # the manual override, not the column's value
     for manifest in (out / "manifest.csv", out / "manifest.parquet"):
-        dataset = run_quiet(open_manifest(manifest, root=root))
+        dataset = run_quiet(open_manifest(manifest))  # self-contained: paths inside the export
+        assert Path(dataset.root) == out.resolve() and not dataset.problems
         assert dataset.table["label"].tolist() == labels
         assert dataset.table[CONFOUNDER].tolist() == values
         assert dataset.table["group"].tolist() == groups
         excluded = dataset.table["excluded"].astype(str).str.lower() == "true"
         assert set(np.flatnonzero(excluded.to_numpy())) == set(EXCLUDED)
+    assert root != out
     # ... and as a new project, the confounder made from the exported column has the same groups
-    dataset = run_quiet(open_manifest(out / "manifest.csv", root=root))
+    dataset = run_quiet(open_manifest(out / "manifest.csv"))
     with Project.create(tmp_path / "again", dataset) as again:
         add_confounder(again, CONFOUNDER, column=CONFOUNDER)
         assert _value_names(again, CONFOUNDER) == values
@@ -100,22 +101,23 @@ def test_manifest_has_bias_flags_and_latest_predictions(exported) -> None:
     assert export["primary_confounder"] == CONFOUNDER
 
 
-def test_imagefolder_leaves_excluded_images_out(exported) -> None:
+def test_imagefolder_keeps_excluded_images_apart(exported) -> None:
     folder, out = exported
     with open_project(folder) as project:
         root = project.dataset.root
-        source = project.dataset.table["path"].tolist()
-        n = len(source)
+        n = len(project.dataset)
     tree = pd.read_csv(out / "imagefolder" / "manifest.csv", keep_default_na=False)
-    assert len(tree) == n - len(EXCLUDED)
-    assert not set(tree["image_id"]) & set(EXCLUDED)
-    files = [p for p in (out / "imagefolder").rglob("*.png") if "masks" not in p.parts]
-    assert len(files) == n - len(EXCLUDED)
-    linked = {Path(os.readlink(p)).resolve() for p in files}
-    assert linked == {(root / source[i]).resolve() for i in range(n) if i not in EXCLUDED}
-    for row in tree.itertuples():  # split/class folders, and the links point at the right image
-        assert row.path.split("/")[:2] == [row.split, row.label]
-        assert (out / "imagefolder" / row.path).resolve() == (root / row.source_path).resolve()
+    assert len(tree) == n
+    excluded = tree["excluded"].astype(str) == "True"
+    assert set(tree.loc[excluded, "image_id"]) == set(EXCLUDED)
+    for split in ("train", "val", "test"):  # the split folders hold no excluded image
+        in_split = [p for p in (out / "imagefolder" / split).rglob("*.png")]
+        assert len(in_split) == int(((tree["split"] == split) & ~excluded).sum())
+    for row in tree.itertuples():  # real files (hard links here), each the right image
+        placed = out / "imagefolder" / row.path
+        assert not placed.is_symlink() and placed.samefile(root / row.source_path)
+        first = "excluded" if row.image_id in EXCLUDED else row.split
+        assert row.path.split("/")[:2] == [first, row.label]
 
 
 def test_balanced_subset_has_equal_group_counts(exported) -> None:
@@ -206,7 +208,7 @@ def test_report_parses_and_lists_every_run(exported) -> None:
     assert "95 % interval" in page
 
 
-def test_non_empty_target_needs_overwrite(exported, tmp_path) -> None:
+def test_overwrite_replaces_only_an_earlier_export(exported, tmp_path) -> None:
     folder, _ = exported
     target = tmp_path / "full"
     target.mkdir()
@@ -214,11 +216,20 @@ def test_non_empty_target_needs_overwrite(exported, tmp_path) -> None:
     with open_project(folder) as project:
         with pytest.raises(StudioError, match="not empty"):
             run_quiet(export_project(project, target, "manifest"))
+        with pytest.raises(StudioError, match="not an earlier export"):
+            run_quiet(export_project(project, target, "manifest", overwrite=True))
         assert (target / "keep.txt").read_text() == "mine"
-        run_quiet(export_project(project, target, "manifest", overwrite=True))
-        assert not (target / "keep.txt").exists() and (target / "manifest.csv").is_file()
-        with pytest.raises(StudioError, match="would replace"):
-            run_quiet(export_project(project, project.folder, "manifest", overwrite=True))
+        earlier = tmp_path / "earlier"
+        run_quiet(export_project(project, earlier, "report"))
+        run_quiet(export_project(project, earlier, "manifest", overwrite=True))
+        assert (earlier / "manifest.csv").is_file() and not (earlier / "report.html").exists()
+        (earlier / "notes.txt").write_text("added by the user")
+        with pytest.raises(StudioError, match=r"notes\.txt"):
+            run_quiet(export_project(project, earlier, "report", overwrite=True))
+        assert (earlier / "notes.txt").is_file() and (earlier / "manifest.csv").is_file()
+        for inside in (project.folder, project.folder / "runs", project.dataset.root):
+            with pytest.raises(StudioError, match="outside it"):
+                run_quiet(export_project(project, inside, "manifest", overwrite=True))
 
 
 def test_cli_export_with_hardlinks(exported, tmp_path, capsys) -> None:
@@ -236,7 +247,8 @@ def test_cli_export_with_hardlinks(exported, tmp_path, capsys) -> None:
     # a tree of real files (not symlinks out of it) opens as a dataset of its own
     dataset = run_quiet(open_manifest(out / "imagefolder" / "manifest.csv"))
     assert not dataset.problems
-    assert len(dataset) == result["details"]["imagefolder"]["images"]
+    placed = result["details"]["imagefolder"]
+    assert len(dataset) == placed["images"] + placed["excluded_images"]
     assert main(["export", str(folder), str(out), "--format", "manifest"]) == 1  # not empty
     assert "not empty" in capsys.readouterr().err
 

@@ -31,6 +31,7 @@ OWNERS = {
     "exclusions": "exclusions",
     "discoveries": "discoveries",
     "runs": "runs",
+    "relabels": "relabels",
 }
 SQL_CALLS = {"execute", "executemany", "executescript", "read_sql", "read_sql_query", "to_sql"}
 PRIVATE = {"_rows", "_write", "_db"}
@@ -119,4 +120,4 @@ def test_each_table_has_exactly_one_owner_module() -> None:
 
 def test_every_table_of_the_schema_has_an_owner() -> None:
     schema = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", store_project._V1))
-    assert schema | {"images"} == set(OWNERS)
+    assert schema | {"images", "relabels"} == set(OWNERS)  # relabels: schema 2 (cleaning)

@@ -30,6 +30,16 @@ def final_labels(project: Project) -> np.ndarray:
     return labels
 
 
+def final_label_codes(project: Project) -> np.ndarray:
+    """(N,) int64 class index of every image after relabels (position in ``dataset.classes``)."""
+    codes = project.dataset.labels.copy()
+    lookup = {str(name): i for i, name in enumerate(project.dataset.classes)}
+    for image_id, label in relabel_map(project).items():
+        if 0 <= image_id < len(codes) and label in lookup:
+            codes[image_id] = lookup[label]
+    return codes
+
+
 def relabel(project: Project, image_ids: Iterable[int], label: str) -> None:
     """Give images ``label``, which must be one of the project's classes. An image relabelled
     to its dataset label loses its relabel."""

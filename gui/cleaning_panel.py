@@ -72,6 +72,7 @@ class CleaningPanel(QWidget):
         hub.session_changed.connect(self._on_session)
         hub.confounders_changed.connect(self.reload)  # the shared Undo may undo a cleaning step
         hub.runs_changed.connect(self.reload)
+        hub.cleaning_changed.connect(self.reload)
 
     # ---- building ----------------------------------------------------------------------------
     def _build_actions(self) -> QGridLayout:
@@ -210,8 +211,7 @@ class CleaningPanel(QWidget):
         def done(message: str) -> None:
             self.info.setText(prefix + message)
             self.hub.status_message.emit(prefix + message)
-            self.reload()
-            self.hub.confounders_changed.emit()  # counts, the matrix and the grid captions
+            self.hub.cleaning_changed.emit()  # this panel, the group matrix, the grid
 
         self.hub.runner.start(
             title,

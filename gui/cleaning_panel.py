@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from debias_studio.gui import engine
 from debias_studio.gui.browser.filters import Mask
 from debias_studio.gui.hub import Hub
+from debias_studio.gui.state import Cleaning, Runs
 
 SELECTED, SHOWN = "selected images", "all images shown"
 REVIEW_MASK, HIDE_MASK, WRONG_MASK = "review", "hide excluded", "misclassified"
@@ -45,7 +46,6 @@ class CleaningPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("cleaning_panel")
         self.hub = hub
-        self.state: dict[str, Any] = {}
         self.queue = pd.DataFrame()
         self.queue_kind = ""
         layout = QVBoxLayout(self)
@@ -70,9 +70,10 @@ class CleaningPanel(QWidget):
         self.info.setObjectName("cleaning_info")
         layout.addWidget(self.info)
         hub.session_changed.connect(self._on_session)
-        hub.confounders_changed.connect(self.reload)  # the shared Undo may undo a cleaning step
-        hub.runs_changed.connect(self.reload)
-        hub.cleaning_changed.connect(self.reload)
+        hub.cleaning_changed.connect(self._on_cleaning)
+        hub.runs_changed.connect(self._on_runs)
+        # the confounder panel's Undo walks the same history: it may undo a cleaning step
+        hub.confounders_changed.connect(lambda _c: hub.reload_cleaning())
 
     # ---- building ----------------------------------------------------------------------------
     def _build_actions(self) -> QGridLayout:
@@ -131,49 +132,28 @@ class CleaningPanel(QWidget):
         self.queue = pd.DataFrame()
         self._fill_table()
         self.label_box.clear()
+        self.history.clear()
+        self.run_box.clear()
         if session is not None:
             self.label_box.addItems([str(v) for v in session.labels.values])
-        self.reload()
 
-    def reload(self, *_: object) -> None:
-        session = self.hub.session
-        if session is None:
-            self.state = {}
-            self.history.clear()
-            return
-        project = session.project
-        self.hub.runner.start(
-            "Cleaning state",
-            lambda _t: engine.cleaning_state(project),
-            key="cleaning-state",
-            quiet=True,
-            on_done=self._on_state,
-            on_error=lambda message, _d: self.info.setText(message),
-        )
-
-    def _on_state(self, state: dict[str, Any]) -> None:
-        session = self.hub.session
-        if session is None or len(state["excluded"]) != len(session):
-            return
-        self.state = state
-        session.extra["cleaning"] = state
+    def _on_cleaning(self, cleaning: Cleaning) -> None:
         self.history.clear()
-        for row in state["history"]:
+        for row in cleaning.history:
             detail = f" '{row['detail']}'" if row["detail"] else ""
             self.history.addItem(f"{row['action']}{detail}: {row['images']} image(s)")
+        self._apply_hide()
+
+    def _on_runs(self, runs: Runs) -> None:
         current = self.run_box.currentText()
         self.run_box.clear()
-        self.run_box.addItems(state["runs"])
+        self.run_box.addItems([str(r["id"]) for r in runs.finished()])
         self.run_box.setCurrentIndex(max(0, self.run_box.findText(current)))
-        self._apply_hide()
-        self.hub.browser.view.viewport().update()
 
     # ---- actions -----------------------------------------------------------------------------
     def chosen_ids(self) -> np.ndarray:
-        browser = self.hub.browser
-        if self.scope.currentText() == SHOWN:
-            return np.asarray(browser.model.ids, dtype=np.int64)
-        return browser.selected_ids()
+        grid = self.hub.grid
+        return grid.shown if self.scope.currentText() == SHOWN else grid.selection
 
     def exclude(self) -> None:
         self._act("exclude", self.chosen_ids(), self.reason.text())
@@ -211,7 +191,8 @@ class CleaningPanel(QWidget):
         def done(message: str) -> None:
             self.info.setText(prefix + message)
             self.hub.status_message.emit(prefix + message)
-            self.hub.cleaning_changed.emit()  # this panel, the group matrix, the grid
+            self.hub.reload_cleaning()  # this panel and the grid captions
+            self.hub.reload_confounders()  # the group matrix counts non-excluded images
 
         self.hub.runner.start(
             title,
@@ -223,12 +204,13 @@ class CleaningPanel(QWidget):
         )
 
     def _apply_hide(self) -> None:
-        excluded = self.state.get("excluded")
-        if self.hide_excluded.isChecked() and excluded is not None:
+        session, grid = self.hub.session, self.hub.grid
+        excluded = None if session is None else session.cleaning.excluded
+        if self.hide_excluded.isChecked() and excluded is not None and len(excluded):
             mask = Mask(f"{int(excluded.sum()):,} excluded hidden", ~excluded)
-            self.hub.browser.set_mask(HIDE_MASK, mask)
-        elif HIDE_MASK in self.hub.browser.filters.masks:
-            self.hub.browser.set_mask(HIDE_MASK, None)
+            grid.set_mask(HIDE_MASK, mask)
+        elif HIDE_MASK in grid.filters.masks:
+            grid.set_mask(HIDE_MASK, None)
 
     def show_misclassified(self) -> None:
         session, run_id = self.hub.session, self.run_box.currentText()
@@ -240,7 +222,7 @@ class CleaningPanel(QWidget):
         def done(ids: np.ndarray) -> None:
             keep = np.zeros(len(session), dtype=bool)
             keep[ids] = True
-            self.hub.browser.set_mask(WRONG_MASK, Mask(f"misclassified by {run_id}", keep))
+            self.hub.grid.set_mask(WRONG_MASK, Mask(f"misclassified by {run_id}", keep))
 
         self.hub.runner.start(
             f"Errors of {run_id}",
@@ -299,8 +281,8 @@ class CleaningPanel(QWidget):
         ids = self.review_ids(row)
         keep = np.zeros(len(session), dtype=bool)
         keep[ids] = True
-        self.hub.browser.set_mask(REVIEW_MASK, Mask(f"reviewing {self.queue_kind}", keep))
-        self.hub.browser.select_ids(np.asarray(ids))
+        self.hub.grid.set_mask(REVIEW_MASK, Mask(f"reviewing {self.queue_kind}", keep))
+        self.hub.grid.select(np.asarray(ids))
 
     def apply_suggestion(self) -> None:
         row = self.table.currentRow()
@@ -325,7 +307,7 @@ class CleaningPanel(QWidget):
         if len(self.queue):
             self.table.selectRow(min(row, len(self.queue) - 1))
         else:
-            self.hub.browser.set_mask(REVIEW_MASK, None)
+            self.hub.grid.set_mask(REVIEW_MASK, None)
 
 
 def _button(text: str, slot: Any) -> QPushButton:

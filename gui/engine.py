@@ -181,10 +181,9 @@ CLEANING_FINDERS = ("duplicates", "label issues", "outliers")
 
 def cleaning_state(project: Any) -> dict[str, Any]:
     """What the grid and the cleaning panel show: ``excluded`` (N,) bool, ``reasons``,
-    ``relabels`` {id: label}, ``tags`` {id: [tag]}, ``history`` (newest first), ``runs``
-    (ids of finished runs, newest first)."""
+    ``relabels`` {id: label}, ``tags`` {id: [tag]}, ``history`` (newest first)."""
     from debias_studio.core.annotate.cleaning import cleaning_history
-    from debias_studio.core.store import exclusions, relabels, runs, tags
+    from debias_studio.core.store import exclusions, relabels, tags
 
     return {
         "excluded": exclusions.excluded_mask(project),
@@ -192,7 +191,6 @@ def cleaning_state(project: Any) -> dict[str, Any]:
         "relabels": relabels.relabel_map(project),
         "tags": tags.tag_map(project),
         "history": cleaning_history(project),
-        "runs": [r["id"] for r in runs.list_runs(project) if r["status"] == "done"],
     }
 
 

@@ -93,21 +93,17 @@ class GridModel(QAbstractListModel):
         return self.loader.pixmap(image_id), text
 
     def caption(self, image_id: int) -> str:
-        """The class name; "old → new" for a relabelled image, "✕ " before an excluded one
-        (the cleaning panel keeps ``session.extra["cleaning"]`` current)."""
+        """The class name; "old → new" for a relabelled image, "✕ " before an excluded one."""
         session = self.session
         if session is None:
             return ""
         code = session.labels.codes[image_id]
         text = session.labels.values[code] if code >= 0 else ""
-        cleaning = session.extra.get("cleaning")
-        if cleaning:
-            new = cleaning["relabels"].get(image_id)
-            if new is not None:
-                text = f"{text} → {new}"
-            excluded = cleaning["excluded"]
-            if image_id < len(excluded) and excluded[image_id]:
-                text = f"✕ {text}"
+        new = session.cleaning.relabels.get(image_id)
+        if new is not None:
+            text = f"{text} → {new}"
+        if session.cleaning.is_excluded(image_id):
+            text = f"✕ {text}"
         return text
 
     # ---- Qt model API ------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def _test_image_ids(window, count: int) -> np.ndarray:  # type: ignore[no-untype
 def test_clean_from_the_gui(window, qtbot, planted_folder: Path) -> None:
     window.open_project(planted_folder)
     _idle(window, qtbot)
-    panel, browser = window.panels["cleaning_dock"], window.browser
+    panel, browser, grid = window.panels["cleaning_dock"], window.browser, window.hub.grid
     # a lasso on the map around one test image
     chart = window.panels["map_dock"]
     chart.compute()
@@ -63,13 +63,13 @@ def test_clean_from_the_gui(window, qtbot, planted_folder: Path) -> None:
     panel.exclude()
     _idle(window, qtbot)
     assert _state(window)["reasons"].get(target) == "lasso"
-    browser.set_mask("map", None)
+    grid.set_mask("map", None)
     # a group-matrix cell: a class with an off-colour value
     _exclude_a_group_cell(window, qtbot, panel)
     # relabel two val images
     val = np.flatnonzero(window.session.splits.codes == window.session.splits.values.index("val"))
     two = val[:2]
-    browser.select_ids(two)
+    grid.select(two)
     panel.scope.setCurrentText(SELECTED)
     panel.label_box.setCurrentText("7")
     panel.relabel()
@@ -91,20 +91,20 @@ def test_clean_from_the_gui(window, qtbot, planted_folder: Path) -> None:
 def _exclude_a_group_cell(window, qtbot, panel) -> None:  # type: ignore[no-untyped-def]
     confounders = window.panels["confounders_dock"]
     qtbot.waitUntil(lambda: confounders.current is not None, timeout=20000)
-    _conf, values = confounders.current
+    values = confounders.current.values
     splits = window.session.splits
     codes, train = window.session.labels.codes, splits.codes == splits.values.index("train")
     row, column = _small_cell(codes, values, train)
     confounders.show_group(row, column)
-    shown = np.asarray(window.browser.model.ids)
-    assert len(shown) and "group" in window.browser.filters.masks
+    shown = np.asarray(window.hub.grid.shown)
+    assert len(shown) and "group" in window.hub.grid.filters.masks
     panel.scope.setCurrentText(SHOWN)
     panel.reason.setText("wrong colour")
     panel.exclude()
     _idle(window, qtbot)
     reasons = _state(window)["reasons"]
     assert all(reasons.get(int(i)) == "wrong colour" for i in shown)
-    window.browser.set_mask("group", None)
+    window.hub.grid.set_mask("group", None)
 
 
 def _small_cell(codes: np.ndarray, values: np.ndarray, train: np.ndarray) -> tuple[int, int]:
@@ -124,7 +124,7 @@ def _review_duplicates_and_label_issues(window, qtbot, panel) -> None:  # type: 
     assert panel.queue_kind == "duplicates" and len(panel.queue)
     panel.table.selectRow(0)
     first, second = panel.review_ids(0)
-    assert set(window.browser.model.ids.tolist()) == {first, second}  # side by side
+    assert set(window.hub.grid.shown.tolist()) == {first, second}  # side by side
     panel.apply_suggestion()
     _idle(window, qtbot)
     assert _state(window)["reasons"].get(second) == f"duplicate of #{first}"
@@ -141,21 +141,21 @@ def _review_duplicates_and_label_issues(window, qtbot, panel) -> None:  # type: 
 
 
 def _hide_and_undo(window, qtbot, panel, target: int) -> None:  # type: ignore[no-untyped-def]
-    window.browser.set_mask("review", None)
+    window.hub.grid.set_mask("review", None)
     panel.hide_excluded.setChecked(True)
-    assert target not in window.browser.model.ids
+    assert target not in window.hub.grid.shown
     before = len(_state(window)["history"])
     panel.undo()
     _idle(window, qtbot)
     state = _state(window)
     assert len(state["history"]) == before - 1 and "Undid: relabel" in panel.info.text()
     # bad input: nothing selected; every image of a class; nothing is lost
-    window.browser.select_ids(np.zeros(0, dtype=np.int64))
+    window.hub.grid.select(np.zeros(0, dtype=np.int64))
     panel.scope.setCurrentText(SELECTED)
     panel.exclude()
     assert "Select images" in panel.info.text()
     panel.hide_excluded.setChecked(False)
-    window.browser.set_class_filter(0)
+    window.hub.grid.set_label(0)
     panel.scope.setCurrentText(SHOWN)
     panel.exclude()
     _idle(window, qtbot)

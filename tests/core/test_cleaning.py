@@ -103,3 +103,25 @@ def test_cleaning_while_a_run_trains_says_the_run_keeps_its_data(project: Projec
     run_store.finish_run(project, run.id, "done", {})
     assert "next run" not in exclude_images(project, [2], "blurry")
     assert np.array_equal(sorted(reasons(project)), [1, 2])
+
+
+def test_training_and_the_group_matrix_use_the_final_labels(tmp_path: Path) -> None:
+    from debias_studio.core.annotate.confounders import add_confounder
+    from debias_studio.core.annotate.groups import group_matrix
+    from debias_studio.core.jobs import run_quiet
+    from debias_studio.core.train.data import load_train_data
+    from tests.core.train_fixtures import shapes_project
+
+    project = shapes_project(tmp_path, n_train=30, n_eval=9, aligned=0.6, seed=2)
+    try:
+        add_confounder(project, "c", column="color")
+        labels = project.dataset.labels
+        moved = np.flatnonzero(project.dataset.split_mask("train") & (labels == 0))[:3]
+        relabel_images(project, moved, project.dataset.classes[1])
+        data = run_quiet(load_train_data(project, backbone="cnn", confounder="c", image_size=8))
+        assert data.labels[moved].tolist() == [1, 1, 1]
+        before = np.bincount(labels[project.dataset.split_mask("train")], minlength=3)
+        counts = group_matrix(project, "c").train_counts.sum(axis=1)
+        assert counts[0] == before[0] - 3 and counts[1] == before[1] + 3
+    finally:
+        project.close()

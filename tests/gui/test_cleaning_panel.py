@@ -64,6 +64,16 @@ def test_clean_from_the_gui(window, qtbot, planted_folder: Path) -> None:
     _idle(window, qtbot)
     assert _state(window)["reasons"].get(target) == "lasso"
     grid.set_mask("map", None)
+    # a threshold preview's "present" images become the shown ones
+    confounders = window.panels["confounders_dock"]
+    n = len(window.session)
+    confounders.scores, confounders.scores_for = np.linspace(-2, 2, n).astype(np.float32), "x"
+    confounders.slider.setValue(1.5)
+    confounders.show_above()
+    above = np.flatnonzero(confounders.scores >= confounders.slider.value())
+    assert grid.shown.tolist() == above.tolist() and len(above)
+    grid.set_mask("threshold", None)
+    _idle(window, qtbot)
     # a group-matrix cell: a class with an off-colour value
     _exclude_a_group_cell(window, qtbot, panel)
     # relabel two val images

@@ -11,22 +11,40 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from debias_studio.cli.common import open_project, run_with_bar, write_json
+from debias_studio.cli.common import add_command, open_project, run_with_bar, write_json
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import CancelToken
 
+ACTIONS = {
+    "exclude": ("exclude images with a reason", "--ids 3,17 --reason blurry"),
+    "include": ("take excluded images back in", "--ids 3"),
+    "relabel": ("give images another, existing class", "--tagged check --label 7"),
+    "tag": ("tag images", "--cell color:1:red --tag check"),
+    "untag": ("take a tag off images", "--ids 3 --tag check"),
+}
+FINDERS = {
+    "duplicates": "near-duplicate pairs: cosine similarity of the embeddings >= --threshold, "
+    "train/test leaks first",
+    "label-issues": "images whose label an out-of-fold probe (or a finished --run) confidently "
+    "disputes, with a suggested label, most likely first",
+    "outliers": "images far from their class in the embedding space, farthest first",
+}
+
 
 def register(subparsers: Any) -> None:
-    clean = subparsers.add_parser("clean", help="exclude, relabel, tag; find duplicates etc.")
+    clean = add_command(
+        subparsers,
+        "clean",
+        "exclude, relabel, tag images; undo; find duplicates, label issues, outliers",
+        __doc__ or "",
+        ["debias-studio clean exclude ~/digits --ids 3,17 --reason blurry", EXAMPLE_FIND],
+    )
     actions = clean.add_subparsers(dest="clean_command", metavar="ACTION", required=True)
-    for name, helptext in (
-        ("exclude", "exclude images with a reason"),
-        ("include", "take excluded images back in"),
-        ("relabel", "give images another (existing) class"),
-        ("tag", "tag images"),
-        ("untag", "take a tag off images"),
-    ):
-        action = actions.add_parser(name, help=helptext)
+    for name, (summary, example) in ACTIONS.items():
+        description = f"{summary[0].upper()}{summary[1:]}, saved at once and undoable."
+        action = add_command(
+            actions, name, summary, description, [f"debias-studio clean {name} ~/digits {example}"]
+        )
         action.add_argument("project", type=Path)
         _selection_arguments(action)
         if name == "exclude":
@@ -36,11 +54,23 @@ def register(subparsers: Any) -> None:
         if name in ("tag", "untag"):
             action.add_argument("--tag", dest="tag_name", required=True)
         action.set_defaults(func=_act)
-    for name in ("undo", "history"):
-        action = actions.add_parser(name, help=f"{name} of the cleaning actions")
+    for name, summary in (
+        ("undo", "take back the last change (cleaning or annotation)"),
+        ("history", "list the cleaning actions Undo can take back, newest first"),
+    ):
+        action = add_command(
+            actions,
+            name,
+            summary,
+            summary[0].upper() + summary[1:] + ".",
+            [f"debias-studio clean {name} ~/digits"],
+        )
         action.add_argument("project", type=Path)
         action.set_defaults(func=_undo if name == "undo" else _history)
     _finder_parsers(actions)
+
+
+EXAMPLE_FIND = "debias-studio clean label-issues ~/digits --top 60"
 
 
 def _selection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,8 +81,14 @@ def _selection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _finder_parsers(actions: Any) -> None:
-    for name in ("duplicates", "label-issues", "outliers"):
-        finder = actions.add_parser(name, help=f"find {name.replace('-', ' ')} (a review queue)")
+    for name, description in FINDERS.items():
+        finder = add_command(
+            actions,
+            name,
+            f"find {name.replace('-', ' ')} (a review queue)",
+            description[0].upper() + description[1:] + ". A job: Ctrl-C cancels it.",
+            [f"debias-studio clean {name} ~/digits --json {name}.json"],
+        )
         finder.add_argument("project", type=Path)
         finder.add_argument("--model", default="demo")
         finder.add_argument("--device", default=None)

@@ -16,7 +16,7 @@ import pandas as pd
 from PIL import Image
 
 from debias_studio.core.data.dataset import open_manifest
-from debias_studio.core.demo import create_demo_data
+from debias_studio.core.demo.project import create_demo_data
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.project import Project
 

@@ -10,7 +10,7 @@ import pytest
 
 from debias_studio.cli import main
 from debias_studio.core.annotate.confounders import add_confounder
-from debias_studio.core.demo import create_demo_project
+from debias_studio.core.demo.project import create_demo_project
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.store.exclusions import reasons
 from debias_studio.core.store.project import Project

@@ -1,5 +1,5 @@
-"""Cleaning finders at scale (last figures: bench/results/clean.json): time and peak memory of the near-duplicate search and of the
-label-issue ranking, at 10k and 100k images.
+"""Cleaning finders at scale: time and peak memory of the near-duplicate search and of the
+label-issue ranking, at 10k and 100k images (last figures: bench/results/clean.json).
 
     python bench/clean.py [--sizes 10000,100000] [--dim 512]
 

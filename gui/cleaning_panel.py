@@ -113,6 +113,12 @@ class CleaningPanel(QWidget):
         row.addWidget(_button("Find duplicates", lambda: self.find("duplicates")))
         row.addWidget(self.threshold)
         row.addWidget(_button("Find label issues", lambda: self.find("label issues")))
+        self.from_run = QCheckBox("from the run")
+        self.from_run.setToolTip(
+            "Take the predictions of the run chosen under 'Misclassified by' instead of an "
+            "out-of-fold probe (a run saw its training images: the probe is the fairer judge)"
+        )
+        row.addWidget(self.from_run)
         row.addWidget(_button("Find outliers", lambda: self.find("outliers")))
         return row
 
@@ -238,7 +244,9 @@ class CleaningPanel(QWidget):
         if session is None:
             return
         project, model, device = session.project, self.hub.model_name, self.hub.device
-        options = {"threshold": float(self.threshold.value())}
+        options: dict[str, Any] = {"threshold": float(self.threshold.value())}
+        if self.from_run.isChecked() and self.run_box.currentText():
+            options["run_id"] = self.run_box.currentText()
 
         def done(table: pd.DataFrame) -> None:
             self.queue, self.queue_kind = table.reset_index(drop=True), finder

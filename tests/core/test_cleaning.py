@@ -125,3 +125,22 @@ def test_training_and_the_group_matrix_use_the_final_labels(tmp_path: Path) -> N
         assert counts[0] == before[0] - 3 and counts[1] == before[1] + 3
     finally:
         project.close()
+
+
+def test_label_issues_from_a_finished_run_and_its_errors(project: Project) -> None:
+    from debias_studio.core.annotate.review import find_label_issues
+    from debias_studio.core.annotate.selections import misclassified_by
+    from debias_studio.core.jobs import run_quiet
+
+    run = run_store.create_run(project, "erm", {})
+    predicted = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    predicted[[1, 4]] = [2, 0]  # the run disputes image 1 (says c) and image 4 (says a)
+    run_store.save_predicted_classes(run.folder, predicted)
+    run_store.finish_run(project, run.id, "done", {})
+    assert misclassified_by(project, run.id).tolist() == [1, 4]
+    issues = run_quiet(find_label_issues(project, run_id=run.id, split="train"))
+    assert issues["image_id"].tolist() == [1, 4]
+    assert issues["suggested"].tolist() == ["c", "a"] and issues["given"].tolist() == ["a", "b"]
+    exclude_images(project, [4], "checked")
+    issues = run_quiet(find_label_issues(project, run_id=run.id, split="train"))
+    assert issues["image_id"].tolist() == [1]  # excluded images are not reviewed again

@@ -4,6 +4,8 @@ on stderr with exit code 1 and changes nothing; a finder prints its review queue
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,16 @@ def test_cell_selection_and_a_finder(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["clean", "outliers", str(folder), "--top", "5", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
     assert len(rows) == 5 and {"image_id", "label", "score"} <= set(rows[0])
+
+
+def test_cleaning_a_project_another_instance_writes_is_refused_and_loses_nothing(
+    folder: Path,
+) -> None:
+    command = [sys.executable, "-m", "debias_studio.cli", "clean", "exclude", str(folder)]
+    command += ["--ids", "1", "--reason", "x"]
+    with Project.open(folder) as writer:  # e.g. the app, or a training run, holds the project
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and "read-only" in done.stderr
+        assert reasons(writer) == {}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

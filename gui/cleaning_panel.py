@@ -11,6 +11,7 @@ shows its images side by side in the grid and one click settles it.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -73,7 +74,7 @@ class CleaningPanel(QWidget):
         hub.cleaning_changed.connect(self._on_cleaning)
         hub.runs_changed.connect(self._on_runs)
         # the confounder panel's Undo walks the same history: it may undo a cleaning step
-        hub.confounders_changed.connect(lambda _c: hub.reload_cleaning())
+        hub.confounders_changed.connect(self._on_confounders)
 
     # ---- building ----------------------------------------------------------------------------
     def _build_actions(self) -> QGridLayout:
@@ -110,16 +111,16 @@ class CleaningPanel(QWidget):
         self.threshold.setDecimals(3)
         self.threshold.setValue(0.95)
         self.threshold.setToolTip("Cosine similarity from which two images count as duplicates")
-        row.addWidget(_button("Find duplicates", lambda: self.find("duplicates")))
+        row.addWidget(_button("Find duplicates", self.find_duplicates))
         row.addWidget(self.threshold)
-        row.addWidget(_button("Find label issues", lambda: self.find("label issues")))
+        row.addWidget(_button("Find label issues", self.find_label_issues))
         self.from_run = QCheckBox("from the run")
         self.from_run.setToolTip(
             "Take the predictions of the run chosen under 'Misclassified by' instead of an "
             "out-of-fold probe (a run saw its training images: the probe is the fairer judge)"
         )
         row.addWidget(self.from_run)
-        row.addWidget(_button("Find outliers", lambda: self.find("outliers")))
+        row.addWidget(_button("Find outliers", self.find_outliers))
         return row
 
     def _build_review_buttons(self) -> QHBoxLayout:
@@ -148,7 +149,8 @@ class CleaningPanel(QWidget):
         for row in cleaning.history:
             detail = f" '{row['detail']}'" if row["detail"] else ""
             self.history.addItem(f"{row['action']}{detail}: {row['images']} image(s)")
-        self._apply_hide()
+        if self.hide_excluded.isChecked():
+            self._apply_hide()  # the excluded images changed: hide the new set
 
     def _on_runs(self, runs: Runs) -> None:
         current = self.run_box.currentText()
@@ -194,20 +196,26 @@ class CleaningPanel(QWidget):
         self._run(action, lambda _t: engine.clean_images(project, action, ids, value))
 
     def _run(self, title: str, function: Any, prefix: str = "") -> None:
-        def done(message: str) -> None:
-            self.info.setText(prefix + message)
-            self.hub.status_message.emit(prefix + message)
-            self.hub.reload_cleaning()  # this panel and the grid captions
-            self.hub.reload_confounders()  # the group matrix counts non-excluded images
-
         self.hub.runner.start(
             title,
             function,
             key="cleaning",
             quiet=True,
-            on_done=done,
-            on_error=lambda message, _d: self.info.setText(message),
+            on_done=partial(self._acted, prefix),
+            on_error=self._show_error,
         )
+
+    def _acted(self, prefix: str, message: str) -> None:
+        self.info.setText(prefix + message)
+        self.hub.status_message.emit(prefix + message)
+        self.hub.reload_cleaning()  # this panel and the grid captions
+        self.hub.reload_confounders()  # the group matrix counts non-excluded images
+
+    def _show_error(self, message: str, _details: str) -> None:
+        self.info.setText(message)
+
+    def _on_confounders(self, _confounders: object) -> None:
+        self.hub.reload_cleaning()
 
     def _apply_hide(self) -> None:
         session, grid = self.hub.session, self.hub.grid
@@ -224,21 +232,29 @@ class CleaningPanel(QWidget):
             self.info.setText("No finished run to take errors from.")
             return
         project = session.project
-
-        def done(ids: np.ndarray) -> None:
-            keep = np.zeros(len(session), dtype=bool)
-            keep[ids] = True
-            self.hub.grid.set_mask(WRONG_MASK, Mask(f"misclassified by {run_id}", keep))
-
         self.hub.runner.start(
             f"Errors of {run_id}",
             lambda _t: engine.misclassified_by(project, run_id),
             quiet=True,
-            on_done=done,
-            on_error=lambda message, _d: self.info.setText(message),
+            on_done=partial(self._show_wrong, len(session), run_id),
+            on_error=self._show_error,
         )
 
+    def _show_wrong(self, n: int, run_id: str, ids: np.ndarray) -> None:
+        keep = np.zeros(n, dtype=bool)
+        keep[ids] = True
+        self.hub.grid.set_mask(WRONG_MASK, Mask(f"misclassified by {run_id}", keep))
+
     # ---- finders and review ------------------------------------------------------------------
+    def find_duplicates(self) -> None:
+        self.find("duplicates")
+
+    def find_label_issues(self) -> None:
+        self.find("label issues")
+
+    def find_outliers(self) -> None:
+        self.find("outliers")
+
     def find(self, finder: str) -> None:
         session = self.hub.session
         if session is None:
@@ -247,19 +263,18 @@ class CleaningPanel(QWidget):
         options: dict[str, Any] = {"threshold": float(self.threshold.value())}
         if self.from_run.isChecked() and self.run_box.currentText():
             options["run_id"] = self.run_box.currentText()
-
-        def done(table: pd.DataFrame) -> None:
-            self.queue, self.queue_kind = table.reset_index(drop=True), finder
-            self._fill_table()
-            self.info.setText(f"{len(table):,} {finder} to review.")
-
         self.hub.runner.start(
             f"Finding {finder}",
             lambda token: engine.find_to_clean(project, finder, model, device, options, token),
             key=f"find-{finder}",
-            on_done=done,
-            on_error=lambda message, _d: self.info.setText(message),
+            on_done=partial(self._found, finder),
+            on_error=self._show_error,
         )
+
+    def _found(self, finder: str, table: pd.DataFrame) -> None:
+        self.queue, self.queue_kind = table.reset_index(drop=True), finder
+        self._fill_table()
+        self.info.setText(f"{len(table):,} {finder} to review.")
 
     def _fill_table(self) -> None:
         table = self.queue

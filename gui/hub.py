@@ -154,8 +154,7 @@ class Hub(QObject):
 
     def publish_cleaning(self, session: Session, cleaning: Cleaning) -> None:
         if session is self.session:
-            session.cleaning = cleaning
-            self.grid.refresh()  # captions, and the "hide excluded" filter of the panel
+            session.cleaning = cleaning  # no grid refresh: that would drop the selection
             self.cleaning_changed.emit(cleaning)
 
     def publish_confounders(self, session: Session, confounders: Confounders) -> None:

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "debias_studio.cli.concepts",
     "debias_studio.cli.train",
     "debias_studio.cli.export",
+    "debias_studio.cli.clean",
 )
 """Modules that add sub-commands; a module that does not exist yet is skipped."""
 BROKEN_PIPE_EXIT = 141

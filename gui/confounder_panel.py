@@ -107,6 +107,12 @@ class ConfounderPanel(QWidget):
         self.preview.setWordWrap(True)
         self.near_button = QPushButton("Show images near the threshold")
         self.near_button.clicked.connect(self._show_near)
+        self.above_button = QPushButton("Show images above")
+        self.above_button.setToolTip(
+            "Show only the images at or above the threshold (e.g. to clean them in the "
+            "cleaning panel)"
+        )
+        self.above_button.clicked.connect(self.show_above)
         self.apply_button = QPushButton("Apply threshold")
         self.apply_button.clicked.connect(self.apply_threshold)
         layout = QVBoxLayout(self.threshold_box)
@@ -114,6 +120,7 @@ class ConfounderPanel(QWidget):
         layout.addWidget(self.preview)
         row = QHBoxLayout()
         row.addWidget(self.near_button)
+        row.addWidget(self.above_button)
         row.addWidget(self.apply_button)
         layout.addLayout(row)
 
@@ -419,6 +426,14 @@ class ConfounderPanel(QWidget):
         self.hub.grid.set_sort(
             closeness, f"closeness to threshold {self.slider.value():.2f}", subtitles=False
         )
+
+    def show_above(self) -> None:
+        """Filter the grid to the images the previewed threshold makes 'present'."""
+        if self.scores is None:
+            return
+        threshold = float(self.slider.value())
+        keep = np.nan_to_num(self.scores, nan=-np.inf) >= threshold
+        self.hub.grid.set_mask("threshold", Mask(f"{self.scores_for} ≥ {threshold:.2f}", keep))
 
 
 def _group_counts(

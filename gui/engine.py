@@ -194,6 +194,71 @@ def undo(project: Project) -> str | None:
     return undo_last(project)
 
 
+# ---- cleaning ----------------------------------------------------------------------------------
+CLEANING_FINDERS = ("duplicates", "label issues", "outliers")
+
+
+def cleaning_state(project: Any) -> dict[str, Any]:
+    """What the grid and the cleaning panel show: ``excluded`` (N,) bool, ``reasons``,
+    ``relabels`` {id: label}, ``tags`` {id: [tag]}, ``history`` (newest first)."""
+    from debias_studio.core.annotate.cleaning import cleaning_history
+    from debias_studio.core.store import exclusions, relabels, tags
+
+    return {
+        "excluded": exclusions.excluded_mask(project),
+        "reasons": exclusions.reasons(project),
+        "relabels": relabels.relabel_map(project),
+        "tags": tags.tag_map(project),
+        "history": cleaning_history(project),
+    }
+
+
+def clean_images(project: Any, action: str, image_ids: Any, value: str = "") -> str:
+    """One cleaning action (exclude with reason ``value``, include, relabel to ``value``, tag
+    or untag ``value``); returns what was done in words."""
+    from debias_studio.core.annotate import cleaning
+
+    ids = [int(i) for i in image_ids]
+    if action == "exclude":
+        return cleaning.exclude_images(project, ids, value)
+    if action == "include":
+        return cleaning.include_images(project, ids)
+    if action == "relabel":
+        return cleaning.relabel_images(project, ids, value)
+    if action in ("tag", "untag"):
+        return cleaning.tag_images(project, ids, value, remove=action == "untag")
+    raise StudioError(f"Unknown cleaning action '{action}'.")
+
+
+def misclassified_by(project: Any, run_id: str) -> np.ndarray:
+    from debias_studio.core.annotate.selections import misclassified_by as wrong
+
+    return wrong(project, run_id)
+
+
+def find_to_clean(
+    project: Any, finder: str, model: str, device: str | None, options: dict[str, Any], token: Any
+) -> Job[pd.DataFrame]:
+    """Run one finder of ``CLEANING_FINDERS`` (a job); its review queue as a DataFrame."""
+    from debias_studio.core.annotate import review
+
+    if finder == "duplicates":
+        job = review.find_duplicates(
+            project, model, options.get("threshold", 0.95), device=device, cancel=token
+        )
+    elif finder == "label issues":
+        job = review.find_label_issues(
+            project, model, run_id=options.get("run_id"), device=device, cancel=token
+        )
+    elif finder == "outliers":
+        job = review.find_outliers(
+            project, model, options.get("top", 100), device=device, cancel=token
+        )
+    else:
+        raise StudioError(f"Unknown finder '{finder}'.")
+    return (yield from job)
+
+
 # ---- export ------------------------------------------------------------------------------------
 def run_export(
     project: Project,

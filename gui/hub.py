@@ -19,6 +19,8 @@ Signals, who emits them, who listens:
 - ``confounder_requested(str)``: the concepts panel's "Mark as confounder"; the confounder panel
   (adds it) and the main window (shows that panel).
 - ``confounder_selected(str)``: the confounder panel's choice; the training panel.
+- ``cleaning_changed(Cleaning)``: ``publish_cleaning``, after the hub read them (a project
+  opened, the cleaning panel changed or undid something); the cleaning panel, the grid captions.
 - ``status_message(str)``: any panel; the main window's status bar.
 """
 
@@ -35,9 +37,11 @@ from debias_studio.gui.browser.grid_state import GridState
 from debias_studio.gui.session import Session
 from debias_studio.gui.settings import Settings
 from debias_studio.gui.state import (
+    Cleaning,
     Confounders,
     Discovery,
     Runs,
+    read_cleaning,
     read_confounders,
     read_discovery,
     read_runs,
@@ -58,6 +62,7 @@ class Hub(QObject):
     concept_bank_changed = Signal(dict)
     confounder_requested = Signal(str)
     confounder_selected = Signal(str)
+    cleaning_changed = Signal(object)
     status_message = Signal(str)
 
     def __init__(
@@ -89,6 +94,7 @@ class Hub(QObject):
             self.reload_confounders()
             self.reload_runs()
             self.reload_discovery()
+            self.reload_cleaning()
 
     def reload_confounders(self) -> JobHandle | None:
         session = self.session
@@ -131,6 +137,25 @@ class Hub(QObject):
             on_done=partial(self.publish_discovery, session),
             on_error=self._report,
         )
+
+    def reload_cleaning(self) -> JobHandle | None:
+        session = self.session
+        if session is None:
+            return None
+        project = session.project
+        return self.runner.start(
+            "Reading cleaning",
+            lambda _t: read_cleaning(project),
+            key="cleaning-state",
+            quiet=True,
+            on_done=partial(self.publish_cleaning, session),
+            on_error=self._report,
+        )
+
+    def publish_cleaning(self, session: Session, cleaning: Cleaning) -> None:
+        if session is self.session:
+            session.cleaning = cleaning  # no grid refresh: that would drop the selection
+            self.cleaning_changed.emit(cleaning)
 
     def publish_confounders(self, session: Session, confounders: Confounders) -> None:
         """Store what was read for ``session`` and announce it (dropped if the project changed

@@ -63,6 +63,7 @@ PANELS = (
     ("map_dock", "Embedding map", "debias_studio.gui.embedding_map", "EmbeddingMap", "right"),
     ("training_dock", "Training", "debias_studio.gui.training_panel", "TrainingPanel", "right"),
     ("runs_dock", "Runs", "debias_studio.gui.runs_table", "RunsTable", "bottom"),
+    ("cleaning_dock", "Cleaning", "debias_studio.gui.cleaning_panel", "CleaningPanel", "left"),
 )
 """Dockable panels beyond the browser: object name, title, module, class, default area."""
 

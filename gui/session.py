@@ -26,7 +26,7 @@ from debias_studio.gui.engine import (
     create_demo_project,
     open_dataset,
 )
-from debias_studio.gui.state import Column, Confounders, Discovery, Runs
+from debias_studio.gui.state import Cleaning, Column, Confounders, Discovery, Runs
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Session:
     confounders: Confounders = field(default_factory=Confounders)
     runs: Runs = field(default_factory=Runs)
     discovery: Discovery | None = None
+    cleaning: Cleaning = field(default_factory=Cleaning)
 
     @property
     def folder(self) -> Path:

@@ -112,6 +112,27 @@ def read_runs(project: engine.Project, labels: np.ndarray) -> Runs:
     return Runs(records, LatestRun(run_id, predictions, Column(correct, ["wrong", "right"])))
 
 
+# ---- cleaning ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cleaning:
+    """The user's cleaning decisions: excluded images (with reasons), relabels, tags, and the
+    cleaning actions that Undo can still take back (newest first)."""
+
+    excluded: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    reasons: Mapping[int, str] = field(default_factory=dict)
+    relabels: Mapping[int, str] = field(default_factory=dict)
+    tags: Mapping[int, list[str]] = field(default_factory=dict)
+    history: list[dict[str, object]] = field(default_factory=list)
+
+    def is_excluded(self, image_id: int) -> bool:
+        return image_id < len(self.excluded) and bool(self.excluded[image_id])
+
+
+def read_cleaning(project: engine.Project) -> Cleaning:
+    """Exclusions, relabels, tags and the cleaning history (worker)."""
+    return Cleaning(**engine.cleaning_state(project))
+
+
 # ---- discovery ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Discovery:

@@ -22,6 +22,7 @@ from debias_studio.core.annotate.overrides import assignments
 from debias_studio.core.annotate.storage import require_row
 from debias_studio.core.data.splits import TRAIN
 from debias_studio.core.store.exclusions import excluded_mask
+from debias_studio.core.store.relabels import final_label_codes
 
 
 def group_ids(labels: np.ndarray, values: np.ndarray, n_values: int) -> np.ndarray:
@@ -64,7 +65,7 @@ def group_matrix(project: Any, name: str) -> GroupMatrix:
         name,
         dataset.classes,
         values,
-        dataset.labels,
+        final_label_codes(project),
         assignments(project, name),
         counted_images(project),
     )

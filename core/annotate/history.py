@@ -1,4 +1,4 @@
-"""Undo of the last annotation change, from the project's change history.
+"""Undo of the last annotation or cleaning change, from the project's change history.
 
 Each change recorded, in its own transaction, what it replaced; undo restores that and forgets the
 history entry, in one transaction. Repeated undo walks back through all changes.
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from debias_studio.core.annotate.cleaning import CLEANING_ACTIONS
+from debias_studio.core.annotate.cleaning import revert as revert_cleaning
 from debias_studio.core.store import confounders as confounder_store
 from debias_studio.core.store import history as history_store
 
-UNDOABLE = ("add_confounder", "set_values", "set_kind", "remove_confounder")
+UNDOABLE = ("add_confounder", "set_values", "set_kind", "remove_confounder", *CLEANING_ACTIONS)
 
 
 def undo(project: Any) -> str | None:
@@ -20,7 +22,10 @@ def undo(project: Any) -> str | None:
     if entry is None:
         return None
     with project.transaction():
-        message = _REVERT[entry.action](project, entry.payload)
+        if entry.action in CLEANING_ACTIONS:
+            message = revert_cleaning(project, entry.action, entry.payload)
+        else:
+            message = _REVERT[entry.action](project, entry.payload)
         history_store.forget(project, entry.id)
     return message
 

@@ -24,6 +24,8 @@ from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
 from debias_studio.core.store.discoveries import latest_discovery as stored_discovery
 from debias_studio.core.store.discoveries import save_discovery
+from debias_studio.core.store.exclusions import excluded_mask
+from debias_studio.core.store.relabels import final_label_codes
 from debias_studio.core.store.runs import run_probabilities
 from debias_studio.core.threads import budgeted
 
@@ -126,12 +128,15 @@ def discover(
     split: str = "train",
     params: DiscoveryParams | None = None,
     store: bool = True,
+    cleaned: bool = True,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> Job[DiscoveryResult]:
     """Discover the spurious concepts of the project's ``split`` ("train" or "all").
 
     Predictions to explain: the reference probe (default), a finished run (``run_id``), or
     any ``probabilities`` (N, C) given directly. The result is stored in ``discoveries``.
+    ``cleaned``: leave out the images the user excluded and use the labels they gave (relabels);
+    False looks at the dataset as it was imported.
     """
     from debias_studio.core.embed.engine import cached_or_embedded
 
@@ -148,10 +153,14 @@ def discover(
     vectors = concept_vectors(project, bank, model, embeddings)
     cancel.raise_if_cancelled()
     rows = _scope(dataset, embeddings, split, probabilities)
+    labels = dataset.labels
+    if cleaned:
+        rows = rows[~excluded_mask(project)[rows]]
+        labels = final_label_codes(project)
     result = yield from delegate(
         discover_arrays(
             embeddings.vectors,
-            dataset.labels,
+            labels,
             vectors,
             classes=list(dataset.classes),
             concepts=bank.names,
@@ -168,6 +177,7 @@ def discover(
     )
     result.model_id = embeddings.model_id
     result.params["split"] = split
+    result.params["cleaned"] = cleaned
     if store:
         store_discovery(project, result)
     return result

@@ -547,6 +547,7 @@ def _group_table(run: dict[str, Any]) -> str:
     return (
         f"<details><summary>Per-group {_e(split)} figures of run {_e(run['id'])} "
         f"(accuracy, interval, n)</summary>{table}</details>"
+    )
 
 
 def _html_cleaning(s: dict[str, Any], figures: dict[str, Figure]) -> list[str]:

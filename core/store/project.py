@@ -11,9 +11,10 @@ A project is a folder::
 Every change is committed when it happens (``Project.transaction``); nothing waits for a "Save".
 Each table has one owner module in this package, and only those modules run SQL (a test holds
 it): this module owns ``meta``, ``images`` and ``problems``; ``confounders`` owns the confounders
-and their per-image overrides; ``history``, ``exclusions``, ``discoveries`` and ``runs`` own the
-tables of those names. Other packages call the owners' functions; to change several tables at
-once they wrap the calls in one ``Project.transaction()``, which the owners' writes join.
+and their per-image overrides; ``history``, ``exclusions``, ``relabels``, ``tags``,
+``discoveries`` and ``runs`` own the tables of those names. Other packages call the owners'
+functions; to change several tables at once they wrap the calls in one
+``Project.transaction()``, which the owners' writes join.
 Image paths are stored relative to the dataset root, and the dataset root relative to the project
 folder when it lies inside it, so a project can be moved or copied to another machine. A root
 outside the project folder is stored absolute *and* relative to the project folder: when the
@@ -45,7 +46,7 @@ from debias_studio.core.errors import ProjectError, StudioError
 from debias_studio.core.store import lock as store_lock
 from debias_studio.core.store.folder import DB_NAME
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,6 +70,13 @@ CREATE TABLE IF NOT EXISTS runs (
     config TEXT NOT NULL, metrics TEXT NOT NULL);
 """
 
+_V2 = (
+    "CREATE TABLE IF NOT EXISTS relabels (image_id INTEGER PRIMARY KEY, label TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tags ("
+    " image_id INTEGER NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (image_id, tag))",
+)
+"""Version 2: cleaning decisions besides exclusions (owners core.store.relabels and .tags)."""
+
 _ESCAPED_IMAGE_ID = "__dataset__image_id"
 """A dataset column named ``image_id`` (an exported manifest has one) is stored under this name,
 since the images table's own key is ``image_id``."""
@@ -80,7 +88,12 @@ def _create_v1(db: sqlite3.Connection) -> None:
     db.executescript(_V1)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _create_v1}
+def _step_v2(db: sqlite3.Connection) -> None:
+    for statement in _V2:
+        db.execute(statement)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _create_v1, 2: _step_v2}
 """Schema version -> step that upgrades from version-1. Append; never edit a released step.
 A step runs inside one transaction with the version update: use ``db.execute`` (not
 ``executescript``, which commits) so that a failing step leaves nothing half done."""

@@ -27,6 +27,7 @@ from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 from debias_studio.core.store.exclusions import excluded_mask
 from debias_studio.core.store.project import Project
+from debias_studio.core.store.relabels import final_label_codes
 
 CNN_MIN_SIDE, CNN_MAX_SIDE, CNN_DEFAULT_SIDE = 8, 64, 32
 """Input side of the small CNN: never below what its two 2x poolings need, never above 64 px."""
@@ -122,7 +123,7 @@ def load_train_data(
     if n == 0:
         raise StudioError("The project has no usable images to train on.")
     classes = list(dataset.classes)
-    labels = dataset.labels
+    labels = final_label_codes(project)  # the user's relabels win over the dataset's labels
     split = split_codes(project)
     values, value_names, kind = confounder_values(project, confounder)
     aligned = aligned_values(

@@ -81,6 +81,7 @@ class BrowserWidget(QWidget):
         self.hub.session_changed.connect(self.set_session)
         self.hub.confounders_changed.connect(self.refresh_columns)
         self.hub.runs_changed.connect(self.refresh_columns)
+        self.hub.cleaning_changed.connect(self._repaint)  # captions mark excluded, relabelled
         self.grid.filters_changed.connect(self._show_filters)
         self.grid.shown_changed.connect(self._show_ids)
         self.grid.selection_changed.connect(self._show_selection)
@@ -121,6 +122,9 @@ class BrowserWidget(QWidget):
             self.grid.set_attribute(None)
         else:
             self._show_filters(self.grid.filters)
+
+    def _repaint(self, *_: object) -> None:
+        self.view.viewport().update()
 
     def _show_filters(self, filters: Filters) -> None:
         self._syncing = True

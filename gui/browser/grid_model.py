@@ -86,12 +86,25 @@ class GridModel(QAbstractListModel):
         session = self.session
         if session is None:
             return None, ""
-        code = session.labels.codes[image_id]
-        text = session.labels.values[code] if code >= 0 else ""
+        text = self.caption(image_id)
         subtitle = self.subtitle(image_id)
         if subtitle is not None:
             text = f"{text} · {subtitle}"
         return self.loader.pixmap(image_id), text
+
+    def caption(self, image_id: int) -> str:
+        """The class name; "old → new" for a relabelled image, "✕ " before an excluded one."""
+        session = self.session
+        if session is None:
+            return ""
+        code = session.labels.codes[image_id]
+        text = session.labels.values[code] if code >= 0 else ""
+        new = session.cleaning.relabels.get(image_id)
+        if new is not None:
+            text = f"{text} → {new}"
+        if session.cleaning.is_excluded(image_id):
+            text = f"✕ {text}"
+        return text
 
     # ---- Qt model API ------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -104,8 +117,7 @@ class GridModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self.loader.pixmap(image_id)
         if role == Qt.ItemDataRole.DisplayRole:
-            code = self.session.labels.codes[image_id]
-            return self.session.labels.values[code] if code >= 0 else ""
+            return self.caption(image_id)
         if role == SUBTITLE_ROLE:
             return self.subtitle(image_id)
         if role == IMAGE_ID_ROLE:

@@ -2,8 +2,10 @@
 
 ``discover_arrays`` takes embeddings, labels and concept vectors (and, optionally, a model's class
 probabilities) and is the whole method: concept statistics, the out-of-fold reference probe,
-environments, the three signals, the combined rank and exemplars. It needs no model and no
-project, so tests run it on synthetic data; ``core.concepts.project`` wires it to a project.
+environments, the signals with their intervals and significance, the rank and exemplars. It
+needs no model and no project, so tests run it on synthetic data; ``core.concepts.project``
+wires it to a project.
+Its statistics (intervals, significance, the evidence order) are ``core.concepts.statistics``.
 Deterministic by seed. Memory: d x d sums plus one block of concept columns (``scoring``).
 """
 
@@ -22,6 +24,7 @@ from debias_studio.core.concepts.probe import (
 from debias_studio.core.concepts.result import DiscoveryResult
 from debias_studio.core.concepts.scoring import (
     DEFAULT_BUDGET,
+    ConceptStats,
     RowSource,
     block_size,
     concept_stats,
@@ -29,14 +32,18 @@ from debias_studio.core.concepts.scoring import (
 )
 from debias_studio.core.concepts.signals import (
     DEFAULT_STEP,
-    auc_from_histograms,
-    combined_score,
     concept_gradients,
-    descending_ranks,
-    error_gaps,
     image_sums,
     instability,
     normalise_per_class,
+)
+from debias_studio.core.concepts.statistics import (
+    CONFIDENCE,
+    FDR,
+    Evidence,
+    Moments,
+    rank_sum_test,
+    weigh_evidence,
 )
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress, delegate
@@ -52,6 +59,8 @@ class DiscoveryParams:
     step: float = DEFAULT_STEP
     n_exemplars: int = N_EXEMPLARS
     memory_budget: int = DEFAULT_BUDGET
+    fdr: float = FDR
+    confidence: float = CONFIDENCE
 
 
 def discover_arrays(
@@ -68,7 +77,7 @@ def discover_arrays(
     params: DiscoveryParams | None = None,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> Job[DiscoveryResult]:
-    """Rank every (class, concept) pair by how much the concept looks like a shortcut.
+    """Rank every (class, concept) pair by the evidence that the concept is a shortcut.
 
     ``vectors`` (N, d) image embeddings (float16 memmap is fine), ``labels`` (N,) class index,
     ``concept_vectors`` (K, d) unit concept directions, ``rows`` the image ids to use (default
@@ -76,6 +85,49 @@ def discover_arrays(
     reference probe's (``predictions`` names their source). Exemplar ids are image ids.
     """
     params = params or DiscoveryParams()
+    t = _checked_concepts(concept_vectors, vectors, concepts)
+    rows = np.arange(len(labels)) if rows is None else np.asarray(rows, dtype=np.int64)
+    by_class = np.argsort(np.asarray(labels, dtype=np.int64)[rows], kind="stable")
+    rows = rows[by_class]  # classes become contiguous: per-class views instead of copies
+    y = np.asarray(labels, dtype=np.int64)[rows]
+    n_classes = len(classes)
+    check_class_sizes(y, classes)
+    total = 100
+    yield Progress(0, total, "concept statistics")
+    source = RowSource(vectors, rows, params.memory_budget)
+    stats = concept_stats(source, t)
+    cancel.raise_if_cancelled()
+    x = source.dense()  # the probe's and the clustering's input (the cache itself when cached)
+    probs = yield from _predictions(x, y, rows, probabilities, n_classes, params, cancel)
+    correct = probs.argmax(axis=1) == y
+    yield Progress(40, total, "environments")
+    env = class_environments(x, y, correct, n_environments=params.n_environments, seed=params.seed)
+    del x
+    cancel.raise_if_cancelled()
+    yield Progress(50, total, "signals")
+    sums = image_sums(source, y, probs, env, n_classes, params.n_environments)
+    gradients = concept_gradients(sums, t, stats)
+    sensitivity = normalise_per_class(instability(gradients, sums.grad_b, sums.env_n, params.step))
+    scan = yield from _scan(source, t, stats, y, correct, rows, n_classes, params, cancel)
+    evidence = weigh_evidence(
+        scan.moments, scan.association, scan.p_value, fdr=params.fdr, confidence=params.confidence
+    )
+    result = _result(evidence, sensitivity, scan, classes, concepts, categories)
+    result.predictions = predictions
+    result.probe_accuracy = float(correct.mean())
+    result.environments = _environment_summary(env, correct, params.n_environments)
+    result.params = {
+        **asdict(params),
+        "n_images": len(rows),
+        "block_size": block_size(len(rows), len(t), 2 * n_classes, params.memory_budget),
+    }
+    yield Progress(total, total, "discovery done")
+    return result
+
+
+def _checked_concepts(
+    concept_vectors: np.ndarray, vectors: np.ndarray, concepts: list[str]
+) -> np.ndarray:
     t = np.asarray(concept_vectors, dtype=np.float32)
     if t.ndim != 2 or len(t) == 0:
         raise StudioError("The concept list is empty; add at least one concept.")
@@ -86,89 +138,120 @@ def discover_arrays(
         )
     if len(concepts) != len(t):
         raise StudioError("Each concept vector needs exactly one name.")
-    rows = np.arange(len(labels)) if rows is None else np.asarray(rows, dtype=np.int64)
-    by_class = np.argsort(np.asarray(labels, dtype=np.int64)[rows], kind="stable")
-    rows = rows[by_class]  # classes become contiguous: per-class views instead of copies
-    y = np.asarray(labels, dtype=np.int64)[rows]
-    n_classes = len(classes)
-    check_class_sizes(y, classes)
-    bounds = np.searchsorted(y, np.arange(n_classes + 1))
-    total = 100
-    yield Progress(0, total, "concept statistics")
-    source = RowSource(vectors, rows, params.memory_budget)
-    stats = concept_stats(source, t)
-    cancel.raise_if_cancelled()
+    return t
 
+
+def _predictions(
+    x: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    probabilities: np.ndarray | None,
+    n_classes: int,
+    params: DiscoveryParams,
+    cancel: CancelToken,
+) -> Job[np.ndarray]:
+    """Class probabilities in row order: the given ones, or the out-of-fold reference probe's."""
     if probabilities is None:
-        x = source.dense()
-        probs = yield from delegate(
-            out_of_fold_probabilities(
-                x, y, n_classes, folds=params.folds, seed=params.seed, cancel=cancel
-            ),
-            5,
-            35,
-            total,
+        return (
+            yield from delegate(
+                out_of_fold_probabilities(
+                    x, y, n_classes, folds=params.folds, seed=params.seed, cancel=cancel
+                ),
+                5,
+                35,
+                100,
+            )
         )
-    else:
-        probs = np.asarray(probabilities, dtype=np.float32)[rows]
-        if probs.shape != (len(rows), n_classes) or np.isnan(probs).any():
-            raise StudioError("The predictions do not have one probability per class and image.")
-        x = None
-    correct = probs.argmax(axis=1) == y
-    yield Progress(40, total, "environments")
-    x = source.dense() if x is None else x
-    env = class_environments(x, y, correct, n_environments=params.n_environments, seed=params.seed)
-    del x
-    cancel.raise_if_cancelled()
-    yield Progress(50, total, "signals")
-    sums = image_sums(source, y, probs, env, n_classes, params.n_environments)
-    gaps = error_gaps(sums, t, stats)
-    sensitivity = instability(
-        concept_gradients(sums, t, stats), sums.grad_b, sums.env_n, params.step
+    probs = np.asarray(probabilities, dtype=np.float32)[rows]
+    if probs.shape != (len(rows), n_classes) or np.isnan(probs).any():
+        raise StudioError("The predictions do not have one probability per class and image.")
+    return probs
+
+
+@dataclass
+class _Scanned:
+    association: np.ndarray  # (K, C) AUC
+    p_value: np.ndarray  # (K, C)
+    moments: Moments  # (K, 2C): groups c right, C + c wrong
+    top_ids: np.ndarray  # (C, K, m) image ids
+    top_val: np.ndarray  # (C, K, m)
+
+
+def _scan(
+    source: RowSource,
+    t: np.ndarray,
+    stats: ConceptStats,
+    y: np.ndarray,
+    correct: np.ndarray,
+    rows: np.ndarray,
+    n_classes: int,
+    params: DiscoveryParams,
+    cancel: CancelToken,
+) -> Job[_Scanned]:
+    """One pass over the concepts in blocks: the rank-sum test, the group moments and the
+    top images of every (class, concept)."""
+    k_n, m = len(t), params.n_exemplars
+    bounds = np.searchsorted(y, np.arange(n_classes + 1))
+    groups = y + n_classes * (~correct)
+    out = _Scanned(
+        association=np.empty((k_n, n_classes)),
+        p_value=np.empty((k_n, n_classes)),
+        moments=Moments(*(np.empty((k_n, 2 * n_classes)) for _ in range(3))),
+        top_ids=np.full((n_classes, k_n, m), -1, dtype=np.int64),
+        top_val=np.full((n_classes, k_n, m), -np.inf, dtype=np.float32),
     )
-    sensitivity = normalise_per_class(sensitivity)
-
-    association = np.empty((len(t), n_classes))
-    m = params.n_exemplars
-    top_ids = np.full((n_classes, len(t), m), -1, dtype=np.int64)
-    top_val = np.full((n_classes, len(t), m), -np.inf, dtype=np.float32)
-    for part in scan_concepts(source, t, stats, bounds, m, params.memory_budget):
+    for part in scan_concepts(
+        source, t, stats, bounds, m, params.memory_budget, groups=groups, n_groups=2 * n_classes
+    ):
         cancel.raise_if_cancelled()
-        association[part.block] = auc_from_histograms(part.histograms)
+        h = part.histograms
+        auc, p = rank_sum_test(h[:, :n_classes] + h[:, n_classes:])
+        out.association[part.block], out.p_value[part.block] = auc, p
+        block = Moments.from_histograms(h)
+        for mine, theirs in zip(
+            (out.moments.n, out.moments.total, out.moments.squares),
+            (block.n, block.total, block.squares),
+            strict=True,
+        ):
+            mine[part.block] = theirs
         found = part.top_positions >= 0
-        top_ids[:, part.block] = np.where(found, rows[np.maximum(part.top_positions, 0)], -1)
-        top_val[:, part.block] = part.top_scores
+        out.top_ids[:, part.block] = np.where(found, rows[np.maximum(part.top_positions, 0)], -1)
+        out.top_val[:, part.block] = part.top_scores
         done = part.block.stop
-        yield Progress(55 + int(40 * done / len(t)), total, f"scored {done}/{len(t)} concepts")
+        yield Progress(55 + int(40 * done / k_n), 100, f"scored {done}/{k_n} concepts")
+    return out
 
-    ranks = [
-        descending_ranks(association),
-        descending_ranks(np.abs(gaps)),
-        descending_ranks(sensitivity),
-    ]
-    score, rank = combined_score(ranks)
-    result = DiscoveryResult(
+
+def _result(
+    evidence: Evidence,
+    sensitivity: np.ndarray,
+    scan: _Scanned,
+    classes: list[str],
+    concepts: list[str],
+    categories: list[str] | None,
+) -> DiscoveryResult:
+    return DiscoveryResult(
         classes=list(classes),
         concepts=list(concepts),
-        categories=list(categories) if categories is not None else ["custom"] * len(t),
-        association=association,
-        error_gap=gaps,
+        categories=list(categories) if categories is not None else ["custom"] * len(concepts),
+        association=evidence.association,
+        shift=evidence.shift.estimate,
+        shift_low=evidence.shift.low,
+        shift_high=evidence.shift.high,
+        p_value=evidence.p_value,
+        q_value=evidence.q_value,
+        error_gap=evidence.error_gap.estimate,
+        error_gap_low=evidence.error_gap.low,
+        error_gap_high=evidence.error_gap.high,
         instability=sensitivity,
-        score=score,
-        rank=rank,
-        exemplars_in=top_ids,
-        exemplars_out=_other_class_tops(top_ids, top_val, m),
-        probe_accuracy=float(correct.mean()),
-        predictions=predictions,
-        environments=_environment_summary(env, correct, params.n_environments),
-        params={
-            **asdict(params),
-            "n_images": len(rows),
-            "block_size": block_size(len(rows), len(t), n_classes, params.memory_budget),
-        },
+        verdict=evidence.verdict,
+        score=evidence.score,
+        rank=evidence.rank,
+        exemplars_in=scan.top_ids,
+        exemplars_out=_other_class_tops(scan.top_ids, scan.top_val, scan.top_ids.shape[2]),
+        class_sizes=evidence.class_sizes,
+        wrong_sizes=evidence.wrong_sizes,
     )
-    yield Progress(total, total, "discovery done")
-    return result
 
 
 def _other_class_tops(top_ids: np.ndarray, top_val: np.ndarray, m: int) -> np.ndarray:

@@ -9,7 +9,6 @@ from sklearn.metrics import roc_auc_score
 
 from debias_studio.core.concepts.cav import cav_from_folder, exemplar_files, learn_cav
 from debias_studio.core.concepts.scoring import (
-    ConceptStats,
     RowSource,
     concept_stats,
     running_top_k,
@@ -18,16 +17,12 @@ from debias_studio.core.concepts.scoring import (
     top_in_rows,
 )
 from debias_studio.core.concepts.signals import (
-    ImageSums,
-    auc_from_histograms,
-    combined_score,
     concept_gradients,
-    descending_ranks,
-    error_gaps,
     image_sums,
     instability,
     normalise_per_class,
 )
+from debias_studio.core.concepts.statistics import rank_sum_test
 from debias_studio.core.errors import StudioError
 
 
@@ -39,7 +34,7 @@ def _aucs(scores: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     stats = concept_stats(source, concepts)
     bounds = np.searchsorted(labels[rows], np.arange(n_classes + 1))
     parts = list(scan_concepts(source, concepts, stats, bounds, 2))
-    return np.concatenate([auc_from_histograms(p.histograms) for p in parts])
+    return np.concatenate([rank_sum_test(p.histograms)[0] for p in parts])
 
 
 def test_auc_on_a_tiny_set_by_hand() -> None:
@@ -50,7 +45,7 @@ def test_auc_on_a_tiny_set_by_hand() -> None:
     by_hand = np.zeros((1, 2, 3), dtype=np.int64)  # histograms: bins 1, 2, 3
     by_hand[0, 0] = [0, 1, 1]
     by_hand[0, 1] = [1, 1, 0]
-    np.testing.assert_allclose(auc_from_histograms(by_hand), [[0.875, 0.125]])
+    np.testing.assert_allclose(rank_sum_test(by_hand)[0], [[0.875, 0.125]])
 
 
 def test_auc_matches_sklearn_and_handles_missing_classes() -> None:
@@ -85,46 +80,6 @@ def test_top_images_per_class_come_from_their_class() -> None:
         for k in range(6):
             expected = members[np.argsort(-raw[members, k], kind="stable")[:3]]
             np.testing.assert_array_equal(rows[part.top_positions[c, k]], expected)
-
-
-def _sums(**kw: np.ndarray) -> ImageSums:
-    return ImageSums(**kw)
-
-
-def test_error_gap_by_hand() -> None:
-    # one concept t = e0 with mean 0.5 and std 0.25; class 0: wrong images have z.t = 1, right
-    # ones 0.5 -> gap (1 - 0.5) / 0.25 = 2. Class 1 has no wrong image -> NaN.
-    t = np.array([[1.0, 0.0]])
-    stats = ConceptStats(mean=np.array([0.5]), std=np.array([0.25]))
-    sums = _sums(
-        right_sum=np.array([[1.0, 0.0], [0.2, 0.0]]),  # 2 right images of class 0 at 0.5
-        right_n=np.array([2.0, 1.0]),
-        wrong_sum=np.array([[3.0, 1.0], [0.0, 0.0]]),  # 3 wrong images at 1.0
-        wrong_n=np.array([3.0, 0.0]),
-        grad_w=np.zeros((1, 2, 2)),
-        grad_b=np.zeros((1, 2)),
-        env_n=np.ones(1),
-    )
-    gap = error_gaps(sums, t, stats)
-    assert gap[0, 0] == pytest.approx(2.0)
-    assert np.isnan(gap[0, 1])
-
-
-def test_error_gap_streamed_equals_direct() -> None:
-    rng = np.random.default_rng(1)
-    z = rng.normal(size=(300, 6)).astype(np.float32)
-    t = rng.normal(size=(4, 6)).astype(np.float32)
-    labels = rng.integers(0, 2, 300)
-    probs = rng.dirichlet([1, 1], 300).astype(np.float32)
-    env = rng.integers(0, 2, 300)
-    source = RowSource(z, np.arange(300))
-    stats = concept_stats(source, t)
-    gaps = error_gaps(image_sums(source, labels, probs, env, 2, 2), t, stats)
-    zs = (z @ t.T - stats.mean) / stats.std
-    wrong = probs.argmax(1) != labels
-    for c in range(2):
-        direct = zs[(labels == c) & wrong].mean(0) - zs[(labels == c) & ~wrong].mean(0)
-        np.testing.assert_allclose(gaps[:, c], direct, rtol=1e-4, atol=1e-5)
 
 
 def test_instability_of_a_constant_concept_is_zero() -> None:
@@ -175,17 +130,6 @@ def test_instability_by_hand_for_two_environments() -> None:
     np.testing.assert_allclose(s, [[expected, expected]], rtol=1e-12)
     normalised = normalise_per_class(np.array([[1.0, 0.0], [3.0, 0.0]]))
     np.testing.assert_allclose(normalised, [[0.25, 0], [0.75, 0]])
-
-
-def test_ranks_and_combined_score() -> None:
-    values = np.array([[0.9, np.nan], [0.5, 1.0], [0.9, 2.0]])
-    ranks = descending_ranks(values)
-    np.testing.assert_allclose(ranks[:, 0], [1.5, 3.0, 1.5])
-    assert np.isnan(ranks[0, 1]) and ranks[2, 1] == 1.0
-    score, rank = combined_score([ranks, descending_ranks(np.array([[3.0, 1], [2, 2], [1, 3]]))])
-    assert rank[:, 1].tolist() == [3, 2, 1]
-    assert score[2, 1] == pytest.approx(1.0)
-    assert sorted(rank[:, 0].tolist()) == [1, 2, 3]
 
 
 def test_streamed_scores_equal_brute_force() -> None:

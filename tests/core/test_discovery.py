@@ -69,7 +69,15 @@ def test_discovery_is_deterministic_by_seed_and_streams_in_blocks() -> None:
     np.testing.assert_array_equal(a.rank, b.rank)
     np.testing.assert_allclose(a.association, b.association)
     np.testing.assert_array_equal(a.exemplars_in, b.exemplars_in)
-    assert a.to_json() == b.to_json() | {"params": a.to_json()["params"]}
+    np.testing.assert_array_equal(a.verdict, b.verdict)
+    # a block's scores come from a BLAS product of another shape, so an image may land in the
+    # neighbouring histogram bin (0.004 sd): means move by far less than anything shown
+    for name in ("shift", "shift_low", "error_gap_high", "q_value", "instability"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), atol=1e-4, rtol=1e-3)
+    json_a, json_b = a.to_json(), b.to_json()
+    assert [(r["class"], r["concept"], r["verdict"]) for r in json_a["rows"]] == [
+        (r["class"], r["concept"], r["verdict"]) for r in json_b["rows"]
+    ]
 
 
 def test_given_predictions_replace_the_probe() -> None:

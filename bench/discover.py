@@ -6,10 +6,12 @@
 Synthetic embeddings (float16, L2-normalised, 10 classes with a planted shortcut direction so
 the probe and the clustering see realistic structure) and random unit concept vectors.
 
-* scoring: concept statistics from streamed moments + every concept block's exact AUC rank sums
-  and per-class top images (``core.concepts.scoring``), i.e. everything per (image, concept);
+* scoring: concept statistics from streamed moments + every concept block's histograms per
+  class x correctness (10 % "misclassified" at random), their rank-sum tests (AUC and p) and
+  moments, and per-class top images (``core.concepts.scoring``), i.e. everything per (image,
+  concept);
 * discovery: ``discover_arrays`` end to end (reference probe with out-of-fold predictions, GMM
-  environments, the three signals, ranks, exemplars).
+  environments, the signals with intervals, q-values, verdicts, ranks, exemplars).
 
 Peak memory is the tracemalloc peak of numpy/Python allocations above the inputs (the
 embeddings themselves are not counted: they are memory-mapped in the app). Growth is the ratio
@@ -33,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from debias_studio.core.concepts.discovery import DiscoveryParams, discover_arrays
 from debias_studio.core.concepts.scoring import RowSource, concept_stats, scan_concepts
-from debias_studio.core.concepts.signals import auc_from_histograms
+from debias_studio.core.concepts.statistics import Moments, rank_sum_test
 from debias_studio.core.jobs import run_quiet
 
 N_CLASSES = 10
@@ -65,19 +67,28 @@ def score_only(z: np.ndarray, y: np.ndarray, t: np.ndarray, m: int = 8) -> None:
     rows = np.argsort(y, kind="stable")
     source = RowSource(z, rows)
     stats = concept_stats(source, t)
-    bounds = np.searchsorted(y[rows], np.arange(N_CLASSES + 1))
-    for part in scan_concepts(source, t, stats, bounds, m):
-        auc_from_histograms(part.histograms)
+    labels = y[rows]
+    bounds = np.searchsorted(labels, np.arange(N_CLASSES + 1))
+    wrong = np.random.default_rng(1).random(len(rows)) < 0.1
+    groups, n_groups = labels + N_CLASSES * wrong, 2 * N_CLASSES
+    for part in scan_concepts(source, t, stats, bounds, m, groups=groups, n_groups=n_groups):
+        h = part.histograms
+        rank_sum_test(h[:, :N_CLASSES] + h[:, N_CLASSES:])
+        Moments.from_histograms(h)
 
 
 def measure(fn: Any) -> dict[str, float]:
     tracemalloc.start()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fn()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"seconds": round(seconds, 3), "peak_mib": round(peak / 2**20, 1)}
+    return {
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),  # all threads: the work, whatever else the machine runs
+        "peak_mib": round(peak / 2**20, 1),
+    }
 
 
 def main() -> None:
@@ -113,6 +124,7 @@ def main() -> None:
             "scoring": scoring,
             "discovery": discovery,
             "planted_concept_at_rank_1": p_at_1,
+            "significant_rows": int(result.significant.sum()),
             "block_size": result.params["block_size"],
         }
         print(json.dumps({"n": n, **results["sizes"][str(n)]}), flush=True)

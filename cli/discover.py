@@ -63,6 +63,12 @@ def _discover_command(subparsers: Any) -> None:
         "--truth", metavar="COLUMN", help="report precision@1/@5 against this attribute column"
     )
     discover.add_argument("--top", type=int, help="rows per class in the JSON (default: all)")
+    discover.add_argument(
+        "--all",
+        dest="show_all",
+        action="store_true",
+        help="also show (and write) the concepts without a significant association",
+    )
     discover.add_argument("--json", dest="json_out", help="ranked rows to this file ('-': stdout)")
     discover.set_defaults(func=_discover)
 
@@ -218,7 +224,7 @@ def _discover(args: argparse.Namespace) -> int:
             cancel=cancel,
         )
         result = run_with_bar(job, "discovering", cancel)
-        payload = result.to_json(args.top)
+        payload = result.to_json(args.top, significant_only=not args.show_all)
         if args.truth:
             from debias_studio.core.concepts.evaluate import evaluation, planted_concepts
 
@@ -232,7 +238,7 @@ def _discover(args: argparse.Namespace) -> int:
         if args.json_out:
             write_json(payload, args.json_out)
         if args.json_out != "-":
-            _print_top(result)
+            _print_top(result, show_all=args.show_all)
     return 0
 
 
@@ -250,16 +256,47 @@ def _check_column(project: Any, column: str) -> None:
         )
 
 
-def _print_top(result: Any) -> None:
+def _print_top(result: Any, *, show_all: bool) -> None:
+    pairs = result.significant.size
     print(
         f"Discovery on {result.params['n_images']} images, {len(result.concepts)} concepts "
-        f"({result.predictions}, accuracy {result.probe_accuracy:.3f})."
+        f"({result.predictions}, accuracy {result.probe_accuracy:.3f}): "
+        f"{int(result.significant.sum())} of {pairs} (class, concept) pairs significant at a "
+        f"false-discovery rate of {result.params['fdr']:g}."
     )
+    print("  shift: class mean - other classes' mean; error gap: misclassified - correct mean;")
+    print(
+        f"  in standard deviations of the concept, with {result.params['confidence']:.0%} "
+        "intervals; q: FDR-adjusted p of the association."
+    )
+    counts = result.class_counts()
     for c, name in enumerate(result.classes):
-        top = ", ".join(
-            f"{r['concept']} ({r['score']:.2f})" for r in result.top_concepts(c, SHOW_PER_CLASS)
-        )
-        print(f"  {name}: {top}")
+        rows = result.top_concepts(c, SHOW_PER_CLASS, significant_only=not show_all)
+        size = counts[name]
+        print(f"  {name} ({size['images']} images, {size['misclassified']} misclassified):")
+        if not rows:
+            print("    no significant concept (--all shows them all)")
+        for row in rows:
+            print("    " + _row_line(row))
+
+
+def _row_line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['concept'][:24]:<24} {row['verdict']:<15} "
+        f"shift {_interval(row, 'shift')}  q {_number(row['q_value'], '.1e')}  "
+        f"error gap {_interval(row, 'error_gap')}"
+    )
+
+
+def _interval(row: dict[str, Any], name: str) -> str:
+    return (
+        f"{_number(row[name], '+.2f')} [{_number(row[name + '_low'], '+.2f')}, "
+        f"{_number(row[name + '_high'], '+.2f')}]"
+    )
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def _add(args: argparse.Namespace) -> int:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, stdtrit
 
-from debias_studio.core.concepts.scoring import bin_centres
+from debias_studio.core.concepts.scoring import AUC_BINS, AUC_RANGE, bin_centres
 
 CONFIDENCE = 0.95
 FDR = 0.05
@@ -185,6 +185,53 @@ def evidence_ranks(verdict: np.ndarray, score: np.ndarray) -> np.ndarray:
         order = np.lexsort((np.arange(n_concepts), -key[:, c], verdict[:, c]))
         rank[order, c] = np.arange(1, n_concepts + 1)
     return rank
+
+
+def wilson_interval(
+    successes: np.ndarray, n: np.ndarray, confidence: float = CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson's score interval of a proportion (NaN where n = 0): unlike the normal one it stays
+    inside [0, 1] and does not collapse to a point at 0 or n successes in a small bin."""
+    k, n = np.asarray(successes, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    z = float(-stdtrit(np.inf, (1 - confidence) / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def pair_statistics(
+    scores: np.ndarray,
+    in_class: np.ndarray,
+    wrong: np.ndarray | None = None,
+    confidence: float = CONFIDENCE,
+) -> tuple[float, float, Interval, Interval]:
+    """AUC, one-sided rank-sum p, shift and error gap of one (class, concept) pair, computed the
+    way discovery computes every pair (scores standardised over ``scores``, the same histogram
+    bins), so a view of one pair shows the numbers of the table. ``wrong``: misclassified, per
+    image (None: no error gap)."""
+    x = np.asarray(scores, dtype=np.float64)
+    std = x.std()
+    scale = (AUC_BINS / (2 * AUC_RANGE)) / std if std > 0 else 0.0
+    bins = np.clip((x - x.mean()) * scale + AUC_BINS / 2, 0, AUC_BINS - 1).astype(np.int64)
+    member = np.asarray(in_class, dtype=bool)
+    failed = np.zeros(len(x), bool) if wrong is None else np.asarray(wrong, dtype=bool)
+    group = np.where(member, np.where(failed, 1, 0), 2)  # class right, class wrong, others
+    h = np.zeros((3, AUC_BINS), dtype=np.int64)
+    np.add.at(h, (group, bins), 1)
+    auc, p = rank_sum_test(np.stack([h[0] + h[1], h[2]])[None])
+    moments = Moments.from_histograms(h)
+    right, failed_m, others = (moments.take(np.array([i])) for i in range(3))
+    shift = mean_difference(right + failed_m, others, confidence)
+    gap = mean_difference(failed_m, right, confidence)
+    if wrong is None:
+        gap = Interval(*(np.full(1, np.nan) for _ in range(3)))
+    return float(auc[0, 0]), float(p[0, 0]), _first(shift), _first(gap)
+
+
+def _first(interval: Interval) -> Interval:
+    return Interval(*(np.asarray(v, dtype=np.float64).ravel()[:1] for v in vars(interval).values()))
 
 
 @dataclass(frozen=True)

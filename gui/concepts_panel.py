@@ -5,7 +5,6 @@ also against a finished run's errors."""
 
 from __future__ import annotations
 
-import re
 from functools import partial
 from typing import Any
 
@@ -22,6 +21,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -31,33 +31,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from debias_studio.gui.engine import EXPLANATIONS
 from debias_studio.gui.hub import Hub
 from debias_studio.gui.plain import plain_label
 from debias_studio.gui.session import Session
 from debias_studio.gui.state import Discovery, Runs, discover
 
 COLUMNS = {
-    "rank": ("Rank", "Overall order: the mean of the three signals' ranks (1 = most suspicious)."),
+    "rank": (
+        "Rank",
+        "Order by evidence (1 = most suspicious): shortcuts first, then the other significant "
+        "associations, then the rest; within each, by the low end of the shift's interval.",
+    ),
     "class": ("Class", "The class the concept is measured in."),
     "concept": ("Concept", "A word or phrase from the concept bank, scored with CLIP."),
     "category": ("Category", "The concept bank's group for this concept (colour, texture, …)."),
-    "association": (
-        "Association",
-        "How strongly the concept travels with the class: 1.0 means "
-        "images of this class always show it more than other classes do (ROC-AUC).",
-    ),
-    "error_gap": (
-        "Error gap",
-        "How much more the concept shows in this class's misclassified "
-        "images than in its correct ones: the model fails where it is absent.",
-    ),
-    "instability": (
-        "Instability",
-        "How much the model's reliance on the concept changes between "
-        "environments (DISC). Core features are stable; shortcuts are not.",
-    ),
-    "score": ("Combined", "The three signals combined: higher = more likely a shortcut."),
+    "verdict": ("Verdict", EXPLANATIONS["verdict"]),
+    "shift": ("Shift [95 % interval]", EXPLANATIONS["shift"]),
+    "q_value": ("q", EXPLANATIONS["q_value"]),
+    "error_gap": ("Error gap [95 % interval]", EXPLANATIONS["error_gap"]),
+    "association": ("Association", EXPLANATIONS["association"]),
+    "instability": ("Instability", EXPLANATIONS["instability"]),
+    "score": ("Evidence", EXPLANATIONS["score"]),
 }
+WITH_INTERVAL = ("shift", "error_gap")
+"""Columns shown as 'estimate [low, high]' (sorted by the estimate)."""
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -81,20 +79,35 @@ class DiscoveryModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        value = self.table[self.keys[index.column()]].iat[index.row()]
+        key = self.keys[index.column()]
+        value = self.table[key].iat[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            if isinstance(value, float | np.floating):
-                return (
-                    ""
-                    if np.isnan(value)
-                    else (f"{value:.0f}" if self.keys[index.column()] == "rank" else f"{value:.3f}")
-                )
-            return str(value)
+            return self._display(key, value, index.row())
         if role == Qt.ItemDataRole.UserRole:
             return value.item() if hasattr(value, "item") else value
         if role == Qt.ItemDataRole.TextAlignmentRole and isinstance(value, float | np.floating):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def _display(self, key: str, value: Any, row: int) -> str:
+        if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+            return ""
+        if not isinstance(value, float | np.floating):
+            return str(value)
+        if key == "rank":
+            return f"{value:.0f}"
+        if key == "q_value":
+            return f"{value:.2g}"
+        if key in WITH_INTERVAL:
+            low, high = (self.table[f"{key}_{end}"].iat[row] for end in ("low", "high"))
+            ends = "" if np.isnan(low) or np.isnan(high) else f" [{low:+.2f}, {high:+.2f}]"
+            return f"{value:+.2f}{ends}"
+        return f"{value:.3f}"
+
+    def significant_rows(self) -> int:
+        """Rows whose association is significant (a result without verdicts: all of them)."""
+        column = self.table.get("significant")
+        return len(self.table) if column is None else int(column.fillna(True).astype(bool).sum())
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if orientation != Qt.Orientation.Horizontal:
@@ -105,6 +118,36 @@ class DiscoveryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return tip
         return None
+
+
+class DiscoveryFilter(QSortFilterProxyModel):
+    """Rows of one class (or all), and only the significant ones unless asked for all."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.class_name: str | None = None
+        self.show_all = False
+
+    def set_class(self, name: str | None) -> None:
+        self.class_name = name
+        self.invalidateFilter()
+
+    def set_show_all(self, show_all: bool) -> None:
+        self.show_all = show_all
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        table = self.sourceModel().table
+        if self.class_name is not None and table["class"].iat[source_row] != self.class_name:
+            return False
+        return self.show_all or _is_significant(table, source_row)
+
+
+def _is_significant(table: pd.DataFrame, row: int) -> bool:
+    if "significant" not in table.columns:
+        return True
+    value = table["significant"].iat[row]
+    return True if value is None or value != value else bool(value)  # NaN: an older result
 
 
 class ConceptsPanel(QWidget):
@@ -125,10 +168,9 @@ class ConceptsPanel(QWidget):
     # ---- building ----------------------------------------------------------------------------
     def _build_table(self) -> None:
         self.model = DiscoveryModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = DiscoveryFilter(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
-        self.proxy.setFilterKeyColumn(1)
         self.table = QTableView()
         self.table.setObjectName("discovery_table")
         self.table.setModel(self.proxy)
@@ -163,6 +205,12 @@ class ConceptsPanel(QWidget):
         self.bank_button = QPushButton("Concepts…")
         self.bank_button.setToolTip("Edit the concept bank: categories, concepts, prompts.")
         self.bank_button.clicked.connect(self.edit_bank)
+        self.show_all = QCheckBox("Show not significant")
+        self.show_all.setToolTip(
+            "Also list the concepts whose association with the class is not significant at a "
+            "false-discovery rate of 5 % (hidden by default: no evidence beyond chance)."
+        )
+        self.show_all.toggled.connect(self._on_show_all)
         self.info = plain_label("Open a project, then discover its concepts.")
         self.info.setWordWrap(True)
 
@@ -172,7 +220,9 @@ class ConceptsPanel(QWidget):
         self.chart.setMinimumHeight(150)
         self.chart.setMaximumHeight(220)
         self.chart.setMenuEnabled(False)
-        self.chart.getPlotItem().setTitle("Top concepts of the class (combined score)", size="9pt")
+        self.chart.getPlotItem().setTitle(
+            "Top concepts of the class (shift, 95 % interval)", size="9pt"
+        )
 
     def _build_layout(self) -> None:
         top = QHBoxLayout()
@@ -184,6 +234,7 @@ class ConceptsPanel(QWidget):
         buttons.addWidget(self.discover_button)
         buttons.addWidget(self.mark_button)
         buttons.addWidget(self.bank_button)
+        buttons.addWidget(self.show_all)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -256,11 +307,23 @@ class ConceptsPanel(QWidget):
         self.model.set_table(table)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         if discovery is not None:
-            top = discovery.table.iloc[0] if len(discovery) else None
-            self.info.setText(
-                f"{len(discovery):,} (class, concept) pairs ranked."
-                + (f" Top: '{top['concept']}' in class {top['class']}." if top is not None else "")
-            )
+            self._describe()
+        self._draw_chart()
+
+    def _describe(self) -> None:
+        table, shown = self.model.table, self.model.significant_rows()
+        hidden = "" if self.show_all.isChecked() else " The others are hidden."
+        top = table.iloc[0] if len(table) else None
+        self.info.setText(
+            f"{shown:,} of {len(table):,} (class, concept) pairs significant at a "
+            f"false-discovery rate of 5 %.{hidden}"
+            + (f" Top: '{top['concept']}' in class {top['class']}." if top is not None else "")
+        )
+
+    def _on_show_all(self, checked: bool) -> None:
+        self.proxy.set_show_all(checked)
+        if not self.model.table.empty:
+            self._describe()
         self._draw_chart()
 
     def top_concept(self) -> str | None:
@@ -268,8 +331,7 @@ class ConceptsPanel(QWidget):
 
     # ---- selection, exemplars, chart ---------------------------------------------------------
     def _on_class(self) -> None:
-        name = self.class_box.currentData()
-        self.proxy.setFilterRegularExpression("" if name is None else f"^{re.escape(name)}$")
+        self.proxy.set_class(self.class_box.currentData())
         self._draw_chart()
 
     def selected_row(self) -> dict[str, Any] | None:
@@ -310,19 +372,41 @@ class ConceptsPanel(QWidget):
             self.hub.confounder_requested.emit(str(row["concept"]))
 
     def _draw_chart(self) -> None:
+        """The class's best-ranked concepts (significant ones unless all are shown): their
+        shift with its 95 % interval."""
         self.chart.clear()
-        table = self.model.table
-        if table.empty:
-            return
-        name = self.class_box.currentData()
-        rows = table if name is None else table[table["class"] == name]
-        rows = rows.drop_duplicates("concept").nlargest(8, "score")
+        rows = self._chart_rows()
         if rows.empty:
             return
-        heights = rows["score"].to_numpy(dtype=float)[::-1]
-        bars = pg.BarGraphItem(
-            x0=0, y=np.arange(len(rows)), height=0.7, width=heights, brush="#1f77b4", pen=None
+        y = np.arange(len(rows))
+        shift = rows["shift"].to_numpy(dtype=float)[::-1]
+        low = rows["shift_low"].to_numpy(dtype=float)[::-1]
+        high = rows["shift_high"].to_numpy(dtype=float)[::-1]
+        self.chart.addItem(
+            pg.BarGraphItem(x0=0, y=y, height=0.7, width=shift, brush="#1f77b4", pen=None)
         )
-        self.chart.addItem(bars)
-        axis = self.chart.getAxis("left")
-        axis.setTicks([list(enumerate(rows["concept"].astype(str).tolist()[::-1]))])
+        known = ~(np.isnan(low) | np.isnan(high) | np.isnan(shift))
+        if known.any():
+            self.chart.addItem(
+                pg.ErrorBarItem(
+                    x=shift[known],
+                    y=y[known],
+                    left=(shift - low)[known],
+                    right=(high - shift)[known],
+                    beam=0.25,
+                    pen="k",
+                )
+            )
+        labels = rows["concept"].astype(str).tolist()[::-1]
+        self.chart.getAxis("left").setTicks([list(enumerate(labels))])
+
+    def _chart_rows(self) -> pd.DataFrame:
+        table = self.model.table
+        if table.empty:
+            return table
+        name = self.class_box.currentData()
+        rows = table if name is None else table[table["class"] == name]
+        if not self.show_all.isChecked():
+            keep = [_is_significant(rows, i) for i in range(len(rows))]
+            rows = rows[np.asarray(keep, dtype=bool)]
+        return rows.sort_values("rank", kind="stable").drop_duplicates("concept").head(8)

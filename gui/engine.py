@@ -19,6 +19,7 @@ import pandas as pd
 
 from debias_studio.core.annotate.model import Confounder
 from debias_studio.core.concepts.result import ROW_COLUMNS, DiscoveryResult
+from debias_studio.core.concepts.signals import EXPLANATIONS
 from debias_studio.core.data.dataset import Dataset, open_dataset
 from debias_studio.core.data.imageio import ImageReadError, open_image
 from debias_studio.core.data.splits import SPLITS
@@ -55,6 +56,7 @@ EpochCallback = Callable[[dict[str, Any]], None]
 __all__ = [
     "BACKBONES",
     "DB_NAME",
+    "EXPLANATIONS",
     "METHODS",
     "ROW_COLUMNS",
     "SPLITS",
@@ -112,6 +114,17 @@ def concept_scores(project: Project, concept: str, model_name: str) -> np.ndarra
     from debias_studio.core.concepts.project import concept_scores as scores
 
     return np.asarray(scores(project, concept, model_name=model_name), dtype=np.float32)
+
+
+def inspect_concept(
+    project: Any, class_name: str, concept: str, model_name: str, run_id: str | None = None
+) -> Any:
+    """What the concept view shows of one (class, concept) row: score histogram of the class
+    against the rest, exemplar strips, signals with intervals, and, for ``run_id``, its error
+    rate by concept-score bin (a ``core.concepts.inspection.ConceptInspection``)."""
+    from debias_studio.core.concepts.inspection import inspect_concept as inspect
+
+    return inspect(project, class_name, concept, model_name, run_id=run_id)
 
 
 def threshold_preview(

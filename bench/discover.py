@@ -1,7 +1,7 @@
 """Discovery at scale: time and peak memory of concept scoring and of the whole discovery.
 
     python bench/discover.py [--sizes 10000,100000] [--concepts 1000] [--dim 512]
-                             [--scoring-only 100000x10000]
+                             [--scoring-only 100000x10000] [--baseline main]
 
 Synthetic embeddings (float16, L2-normalised, 10 classes with a planted shortcut direction so
 the probe and the clustering see realistic structure) and random unit concept vectors.
@@ -17,13 +17,22 @@ Peak memory is the tracemalloc peak of numpy/Python allocations above the inputs
 embeddings themselves are not counted: they are memory-mapped in the app). Growth is the ratio
 of each size's time to the smallest size's time, next to the ratio of the sizes. The last line
 is one JSON object.
+
+``--baseline REF`` runs this benchmark of git ``REF`` (its own bench/discover.py on its own code,
+exported with ``git archive``, same arguments) in a subprocess first, then this one, and adds
+``versus_baseline``: old and new seconds and peak memory side by side with new / old ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -97,7 +106,9 @@ def main() -> None:
     parser.add_argument("--concepts", type=int, default=1000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--scoring-only", default="", help="e.g. 100000x10000 (PERFORMANCE.md)")
+    parser.add_argument("--baseline", default="", help="git ref to compare with, e.g. main")
     args = parser.parse_args()
+    baseline = run_baseline(args.baseline, sys.argv[1:]) if args.baseline else None
     sizes = [int(s) for s in args.sizes.split(",") if s]
     results: dict[str, Any] = {"concepts": args.concepts, "dim": args.dim, "sizes": {}}
     for n in sizes:
@@ -144,7 +155,48 @@ def main() -> None:
         n, k = (int(v) for v in args.scoring_only.lower().split("x"))
         z, y, t = synthetic(n, k, args.dim)
         results["scoring_only"] = {"n": n, "concepts": k, **measure(lambda: score_only(z, y, t))}
+    if baseline is not None:
+        results["versus_baseline"] = side_by_side(baseline, results, args.baseline)
     print(json.dumps(results))
+
+
+def run_baseline(ref: str, argv: list[str]) -> dict[str, Any]:
+    """The last JSON line of ``ref``'s own bench/discover.py, run on ``ref``'s code."""
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "archive", ref], cwd=repo, capture_output=True, check=True)
+    own = [a for i, a in enumerate(argv) if a != "--baseline" and argv[i - 1 : i] != ["--baseline"]]
+    own = [a for a in own if not a.startswith("--baseline=")]
+    with tempfile.TemporaryDirectory() as tmp:
+        package = Path(tmp) / "debias_studio"
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(package, filter="data")
+        env = {**os.environ, "PYTHONPATH": tmp}
+        done = subprocess.run(
+            [sys.executable, str(package / "bench" / "discover.py"), *own],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def side_by_side(old: dict[str, Any], new: dict[str, Any], ref: str) -> dict[str, Any]:
+    """Per size and phase: [old, new, new / old] of seconds and peak MiB."""
+    out: dict[str, Any] = {"baseline": ref}
+    for n, row in new["sizes"].items():
+        before = old["sizes"].get(n, {})
+        out[n] = {
+            f"{phase}_{unit}": _triple(before.get(phase, {}).get(unit), row[phase][unit])
+            for phase in ("scoring", "discovery")
+            for unit in ("seconds", "peak_mib")
+        }
+    return out
+
+
+def _triple(old: float | None, new: float) -> list[float | None]:
+    ratio = None if not old else round(new / old, 2)
+    return [old, new, ratio]
 
 
 if __name__ == "__main__":

@@ -179,6 +179,11 @@ def test_cli_discover_writes_ranked_rows(synthetic: dict, tmp_path) -> None:  # 
     assert [r["concept"] for r in rows[:3]] == COLOURS
     keys = {"class", "concept", "category", "association", "error_gap", "instability"}
     assert keys | {"score", "rank", "exemplars"} <= set(rows[0])
+    assert all(r["significant"] for r in rows)
+    assert main([*args, "--json", str(out), "--all"]) == 0
+    every = json.loads(out.read_text())["rows"]
+    assert len(every) == len(NAMES) * len(OBJECTS)
+    assert len(every) > data["significant_rows"] == sum(r["significant"] for r in every)
     assert main(["discover", folder, "--model", "fake", "--concepts", str(tmp_path / "x")]) == 1
 
 

@@ -7,6 +7,10 @@ CLIP (skipped without it).
 
 The test split is used: its colours are balanced over each class, so a model that ignores the
 colour has the same colour mix among its errors as among its correct answers.
+
+Measured (seed 0, 4 epochs): mean colour error gap over the classes, ERM -2.15 (every class
+from -1.66 to -2.47, class 9 too few right answers to estimate it), counterfactual -0.56 (three
+classes with too few errors to estimate it, the others from -1.76 to +1.21).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ def _colour_gaps(project: Any, run_id: str, truth: dict[str, str]) -> np.ndarray
     )
 
 
+@pytest.mark.timeout(600)  # two short trainings and two discoveries: ~1 min on 2 free cores
 def test_the_cure_shrinks_the_colour_error_gap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -68,7 +73,6 @@ def test_the_cure_shrinks_the_colour_error_gap(
             gaps[method] = _colour_gaps(project, run.run_id, truth)
     finally:
         project.close()
-    print({m: np.round(g, 2).tolist() for m, g in gaps.items()})
     erm, cured = gaps["erm"], gaps["counterfactual"]
     assert np.sum(~np.isnan(erm)) >= 8, gaps  # ERM errs in (almost) every class
     assert np.nanmean(erm) < -0.5, gaps  # its errors lack the colour

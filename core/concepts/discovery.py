@@ -113,14 +113,10 @@ def discover_arrays(
         scan.moments, scan.association, scan.p_value, fdr=params.fdr, confidence=params.confidence
     )
     result = _result(evidence, sensitivity, scan, classes, concepts, categories)
-    result.predictions = predictions
-    result.probe_accuracy = float(correct.mean())
+    result.predictions, result.probe_accuracy = predictions, float(correct.mean())
     result.environments = _environment_summary(env, correct, params.n_environments)
-    result.params = {
-        **asdict(params),
-        "n_images": len(rows),
-        "block_size": block_size(len(rows), len(t), 2 * n_classes, params.memory_budget),
-    }
+    size = block_size(len(rows), len(t), 2 * n_classes, params.memory_budget)
+    result.params = {**asdict(params), "n_images": len(rows), "block_size": size}
     yield Progress(total, total, "discovery done")
     return result
 

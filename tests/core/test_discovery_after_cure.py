@@ -24,7 +24,7 @@ import torch
 
 from debias_studio.core.concepts.evaluate import planted_concepts
 from debias_studio.core.concepts.project import discover
-from debias_studio.core.demo import CONFOUNDER_COLUMN, create_demo_project
+from debias_studio.core.demo.project import CONFOUNDER_COLUMN, create_demo_project
 from debias_studio.core.jobs import run_quiet
 from debias_studio.core.resources import DEMO_MODEL_DIR
 from debias_studio.core.train.config import TrainConfig

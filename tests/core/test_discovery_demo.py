@@ -28,11 +28,11 @@ from debias_studio.core.concepts.project import (
     LazyModel,
     concept_vectors,
     discover,
-    project_embeddings,
     resolve_bank,
 )
 from debias_studio.core.demo.project import CONFOUNDER_COLUMN, create_demo_project
-from debias_studio.core.jobs import NEVER_CANCELLED, run_quiet
+from debias_studio.core.embed.engine import cached_or_embedded
+from debias_studio.core.jobs import run_quiet
 from debias_studio.core.resources import DEMO_MODEL_DIR
 
 pytestmark = [
@@ -96,7 +96,7 @@ def test_no_concept_is_significant_once_the_demo_labels_are_shuffled(workdir: Pa
     project = run_quiet(create_demo_project(folder, kind="digits", seed=0, per_class=40))
     try:
         _with_text_cache(project, workdir)
-        embeddings = run_quiet(project_embeddings(project, "demo", "cpu", NEVER_CANCELLED))
+        embeddings = run_quiet(cached_or_embedded(project, "demo", device="cpu"))
         bank = resolve_bank(project, None)
         vectors = concept_vectors(project, bank, LazyModel("demo", "cpu"), embeddings)
         dataset = project.dataset

@@ -43,7 +43,7 @@ pytestmark = [
     ),
 ]
 SEEDS = range(10)
-PER_CLASS = {"digits": 40, "backgrounds": 60}
+PER_CLASS = {"digits": 40, "backgrounds": 160}
 
 
 @pytest.fixture(scope="module")

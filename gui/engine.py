@@ -32,6 +32,12 @@ from debias_studio.core.embed.projection import (
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import CancelToken, Job, delegate
 from debias_studio.core.store.project import DB_NAME, Project
+from debias_studio.core.train.compare import (
+    RunComparison,
+    class_value_matrix,
+    extremes,
+    ordered_groups,
+)
 from debias_studio.core.train.config import BACKBONES, METHODS, SUGGESTED, TrainConfig
 
 if TYPE_CHECKING:  # heavy modules (torch): for the annotations only
@@ -66,12 +72,16 @@ __all__ = [
     "DiscoveryResult",
     "ImageReadError",
     "Project",
+    "RunComparison",
     "StudioError",
     "TrainConfig",
+    "class_value_matrix",
+    "extremes",
     "inside_polygon",
     "inside_rectangle",
     "open_dataset",
     "open_image",
+    "ordered_groups",
 ]
 
 
@@ -125,6 +135,14 @@ def inspect_concept(
     from debias_studio.core.concepts.inspection import inspect_concept as inspect
 
     return inspect(project, class_name, concept, model_name, run_id=run_id)
+
+
+def inspect_concept_runs(
+    project: Any, class_name: str, concept: str, model_name: str, run_ids: list[str | None]
+) -> list[Any]:
+    """``inspect_concept`` once per entry of ``run_ids`` (None: without a run), in order: the
+    concept view's before/after of a pair's signals for two runs."""
+    return [inspect_concept(project, class_name, concept, model_name, r) for r in run_ids]
 
 
 def threshold_preview(
@@ -311,6 +329,16 @@ def preview_job(
 
     data = yield from load_run_data(project, config, cancel)
     return preview_counterfactuals(data, ids, seed=config.seed)
+
+
+def compare_runs(
+    runs: list[RunRecord], classes: list[str], split: str, baseline: str | None
+) -> RunComparison:
+    """Per-group accuracy of ``runs`` on ``split`` with sizes, Wilson intervals and the
+    difference to the baseline run (``core.train.compare``; imports scipy: a worker)."""
+    from debias_studio.core.train.compare import compare_runs as compare
+
+    return compare(runs, classes, split=split, baseline=baseline)
 
 
 def read_runs(project: Project) -> tuple[list[RunRecord], str | None, np.ndarray | None]:

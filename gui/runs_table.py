@@ -7,7 +7,9 @@ import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QHeaderView,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -45,9 +47,21 @@ class RunsTable(QWidget):
         self.runs: list[engine.RunRecord] = []
         self.table = _runs_widget()
         self.empty = plain_label("No runs yet: train one in the Training panel.")
+        self.compare_button = QPushButton("Compare selected…")
+        self.compare_button.setToolTip(
+            "Select two or more finished runs (Ctrl/Shift-click): their per-group accuracy side "
+            "by side with intervals, and each one's difference to the baseline."
+        )
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(self.compare)
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.comparisons: list[QWidget] = []
+        top = QHBoxLayout()
+        top.addWidget(self.empty, 1)
+        top.addWidget(self.compare_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.empty)
+        layout.addLayout(top)
         layout.addWidget(self.table, 1)
         hub.session_changed.connect(self.set_session)
         hub.runs_changed.connect(self._fill)
@@ -64,6 +78,30 @@ class RunsTable(QWidget):
             for column, item in enumerate(_cells(run)):
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)
+        self._on_selection()
+
+    def selected_runs(self) -> list[engine.RunRecord]:
+        """The selected finished runs, in the table's order."""
+        rows = sorted({index.row() for index in self.table.selectedIndexes()})
+        ids = [self.table.item(row, 0).text() for row in rows if self.table.item(row, 0)]
+        by_id = {run["id"]: run for run in self.runs if run.get("status") == "done"}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _on_selection(self) -> None:
+        self.compare_button.setEnabled(len(self.selected_runs()) >= 2)
+
+    def compare(self) -> QWidget | None:
+        """Open a comparison of the selected runs (a window of its own)."""
+        runs = self.selected_runs()
+        if len(runs) < 2 or self.hub.session is None:
+            return None
+        from debias_studio.gui.run_comparison import RunComparisonView
+
+        view = RunComparisonView(self.hub, runs, self)
+        view.finished.connect(lambda _r: self.comparisons.remove(view))
+        self.comparisons.append(view)
+        view.show()
+        return view
 
 
 def _runs_widget() -> QTableWidget:
@@ -79,6 +117,7 @@ def _runs_widget() -> QTableWidget:
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QTableWidget.SelectionMode.ExtendedSelection)
     table.setSortingEnabled(True)
     return table
 

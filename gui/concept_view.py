@@ -109,6 +109,7 @@ class ConceptView(QDialog):
         self.setWindowTitle("Concept view")
         self.hub = hub
         self.pair: tuple[str, str] | None = None
+        self._asked: tuple = ()
         self.run_ids: list[str | None] = [None]
         self.inspections: list[Any] = []
         """The ``ConceptInspection`` of each entry of ``run_ids``, as last computed."""
@@ -124,6 +125,18 @@ class ConceptView(QDialog):
         self.title.setStyleSheet("font-weight: bold; font-size: 11pt;")
         self.verdict = plain_label("")
         self.verdict.setWordWrap(True)
+        self.split = QComboBox()
+        for name, key in (
+            ("training (as discovery)", "train"),
+            ("validation", "val"),
+            ("test", "test"),
+        ):
+            self.split.addItem(name, key)
+        self.split.setToolTip(
+            "Whose images the figures count: the training split, as discovery computes the table, "
+            "or a held-out split, where a run's errors show what it really learned."
+        )
+        self.split.currentIndexChanged.connect(self._on_runs)
         self.run_a, self.run_b = QComboBox(), QComboBox()
         for box, tip in (
             (
@@ -159,6 +172,8 @@ class ConceptView(QDialog):
         top.addWidget(self.title, 1)
         top.addWidget(self.mark_button)
         runs = QHBoxLayout()
+        runs.addWidget(plain_label("Images"))
+        runs.addWidget(self.split)
         runs.addWidget(plain_label("Run A"))
         runs.addWidget(self.run_a, 1)
         runs.addWidget(plain_label("Run B"))
@@ -208,24 +223,27 @@ class ConceptView(QDialog):
         self.title.setText(f"'{concept}' in class {class_name}")
         chosen = [self.run_a.currentData(), self.run_b.currentData()]
         run_ids: list[str | None] = [None, *dict.fromkeys(r for r in chosen if r is not None)]
-        project, model = session.project, self.hub.model_name
+        project, model, split = session.project, self.hub.model_name, self.split.currentData()
+        self._asked = (self.pair, split, run_ids)
         self.info.setText("computing…")
         self.hub.runner.start(
             f"Inspecting '{concept}'",
-            lambda _t: engine.inspect_concept_runs(project, class_name, concept, model, run_ids),
+            lambda _t: engine.inspect_concept_runs(
+                project, class_name, concept, model, run_ids, split
+            ),
             key="concept-view",
             quiet=True,
-            on_done=partial(self._show, self.pair, run_ids),
+            on_done=partial(self._show, self._asked),
             on_error=self._show_error,
         )
 
     def _show_error(self, message: str, _details: str) -> None:
         self.info.setText(message)
 
-    def _show(self, pair: tuple[str, str] | None, run_ids: list[str | None], found: list) -> None:
-        if pair != self.pair or not found:
-            return  # another pair was chosen meanwhile
-        self.run_ids, self.inspections = run_ids, found
+    def _show(self, asked: tuple, found: list) -> None:
+        if asked != self._asked or not found:
+            return  # another pair, split or run was chosen meanwhile
+        self.run_ids, self.inspections = asked[2], found
         first = found[0]
         self.verdict.setText(_verdict_text(first.signals))
         self._draw_histogram(first.histogram)
@@ -233,9 +251,9 @@ class ConceptView(QDialog):
         self._fill_signals()
         for key, strip in self.strips.items():
             strip.set_ids(first.strips.get(key, []))
-        shown = len(run_ids) - 1
+        shown = len(self.run_ids) - 1
         self.info.setText(
-            f"Training images of every class. {shown} run(s) compared."
+            f"Images of the {self.split.currentText()} split. {shown} run(s) compared."
             if shown
             else "Choose a run to see its errors by concept score."
         )

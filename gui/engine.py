@@ -138,11 +138,21 @@ def inspect_concept(
 
 
 def inspect_concept_runs(
-    project: Any, class_name: str, concept: str, model_name: str, run_ids: list[str | None]
+    project: Any,
+    class_name: str,
+    concept: str,
+    model_name: str,
+    run_ids: list[str | None],
+    split: str = "train",
 ) -> list[Any]:
-    """``inspect_concept`` once per entry of ``run_ids`` (None: without a run), in order: the
-    concept view's before/after of a pair's signals for two runs."""
-    return [inspect_concept(project, class_name, concept, model_name, r) for r in run_ids]
+    """The concept view's figures of one pair on the images of ``split`` ("train" as
+    discovery, "val", "test" or "all"), once per entry of ``run_ids`` (None: without a run), in
+    order: the before/after of a pair's signals for two runs."""
+    from debias_studio.core.concepts.inspection import inspect_concept as inspect
+
+    return [
+        inspect(project, class_name, concept, model_name, run_id=r, split=split) for r in run_ids
+    ]
 
 
 def threshold_preview(

@@ -119,12 +119,24 @@ def test_the_concept_view_shows_a_rows_evidence_and_two_runs_side_by_side(
     assert sum(b.images for b in view.inspections[1].error_bins) == members
     # the table shows each run's error gap, the chart one curve per run
     assert view.signals.rowCount() == 3
-    assert (
-        view.signals.item(1, 4)
-        .text()
-        .startswith(f"{view.inspections[1].signals['error_gap']:+.2f}")
-    )
+    gap = view.inspections[1].signals["error_gap"]
+    assert view.signals.item(1, 4).text().startswith("—" if gap is None else f"{gap:+.2f}")
     assert view.strips["in_class_top"].ids == first.strips["in_class_top"]
+    # held-out images: the runs' errors on the test split, as the engine counts them
+    view.split.setCurrentIndex(view.split.findData("test"))
+    qtbot.waitUntil(lambda: view._asked[1] == "test", timeout=5000)
+    wait_idle(qtbot, window, 60000)
+    project = Project.open(digits)
+    try:
+        truth = inspect_concept(
+            project, row["class"], row["concept"], "demo", run_id=erm, split="test"
+        )
+    finally:
+        project.close()
+    assert view.inspections[1].signals == pytest.approx(truth.signals, nan_ok=True)
+    assert [b.errors for b in view.inspections[1].error_bins] == [
+        b.errors for b in truth.error_bins
+    ]
     # a different row: the open view follows the selection
     concepts.select_row(1)
     second = concepts.selected_row()

@@ -162,7 +162,11 @@ class ConceptView(QDialog):
         self.histogram = _plot(
             "concept_histogram", "Share of images", "concept score (standardised)"
         )
-        self.errors = _plot("concept_error_rate", "Error rate in the class", "concept-score bin")
+        self.errors = _plot(
+            "concept_error_rate",
+            "Error rate in the class",
+            "concept score (bin middle; each bin a fifth of the class)",
+        )
         self.signals = _signals_table()
         self.strips = {key: ExemplarStrip(self.hub, title) for key, title in STRIPS}
         self._build_layout()
@@ -262,7 +266,7 @@ class ConceptView(QDialog):
     def _draw_histogram(self, histogram: Any) -> None:
         plot = self.histogram.getPlotItem()
         plot.clear()
-        legend = plot.legend or plot.addLegend(offset=(-10, 10))
+        legend = plot.legend or plot.addLegend(offset=(-10, 10), labelTextColor="k")
         legend.clear()
         class_name = escape(self.pair[0]) if self.pair else ""
         for counts, name, colour in (
@@ -285,7 +289,7 @@ class ConceptView(QDialog):
     def _draw_errors(self) -> None:
         plot = self.errors.getPlotItem()
         plot.clear()
-        legend = plot.legend or plot.addLegend(offset=(-10, 10))
+        legend = plot.legend or plot.addLegend(offset=(-10, 10), labelTextColor="k")
         legend.clear()
         ticks = []
         for k, (run_id, found) in enumerate(
@@ -309,16 +313,16 @@ class ConceptView(QDialog):
                     pen=pg.mkPen(colour, width=2),
                     symbol="o",
                     symbolBrush=colour,
-                    name=escape(f"run {run_id}"),
+                    name=escape(f"{'AB'[k]}: run {run_id}"),
                 )
             )
-            ticks = [(i, f"{b.low:+.1f}…{b.high:+.1f}") for i, b in enumerate(bins)]
+            ticks = [(i, f"{(b.low + b.high) / 2:+.1f}") for i, b in enumerate(bins)]
         plot.getAxis("bottom").setTicks([ticks] if ticks else None)
-        plot.setYRange(0, 1)
+        plot.setYRange(0, 1.25)  # room for the legend above the curves
 
     def _fill_signals(self) -> None:
         self.signals.setRowCount(len(self.inspections))
-        names = ["no run", *(f"run {r}" for r in self.run_ids[1:])]
+        names = ["no run", *(f"{'AB'[k]}: run {r}" for k, r in enumerate(self.run_ids[1:]))]
         for row, (name, found) in enumerate(zip(names, self.inspections, strict=True)):
             for column, text in enumerate(_signal_cells(name, found)):
                 item = QTableWidgetItem(text)
@@ -338,6 +342,7 @@ def _plot(name: str, left: str, bottom: str) -> pg.PlotWidget:
     widget.setMinimumHeight(220)
     widget.setLabel("left", left)
     widget.setLabel("bottom", bottom)
+    widget.getAxis("left").enableAutoSIPrefix(False)
     return widget
 
 
@@ -385,7 +390,8 @@ def _verdict_text(signals: dict[str, Any]) -> str:
     verdict, q, rank = signals.get("verdict"), signals.get("q_value"), signals.get("rank")
     if verdict is None:
         return "Not among the stored discovery's rows: figures recomputed for this pair only."
-    return f"Discovery's verdict: {verdict} (q = {_number(q, '.2g')}, rank {_number(rank, '.0f')})."
+    figures = f"q = {_number(q, '.2g')}, rank {_number(rank, '.0f')}"
+    return f"Discovery's verdict (training split): {verdict} ({figures})."
 
 
 def _baseline(finished: list[engine.RunRecord]) -> str | None:

@@ -80,6 +80,7 @@ class RunComparisonView(QDialog):
         self.k.setPrefix("k = ")
         self.k.setToolTip("How many of the worst and of the best groups (by the baseline).")
         self.heat_run = QComboBox()
+        self.heat_run.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.heat_run.setToolTip("Whose difference to the baseline the heat map colours.")
         for box in (self.split, self.baseline):
             box.currentIndexChanged.connect(self.recompute)
@@ -91,6 +92,7 @@ class RunComparisonView(QDialog):
 
     def _build_charts(self) -> None:
         self.bars = _plot("comparison_bars", "per-group accuracy (95 % Wilson interval)")
+        self.bars.getPlotItem().titleLabel.setAttr("color", "k")
         self.diffs = _plot("comparison_diffs", "difference to the baseline (95 % interval)")
         self.heat = _plot("comparison_heat", "")
         self.heat.setVisible(False)
@@ -190,14 +192,14 @@ class RunComparisonView(QDialog):
 
     def _draw_bars(self, found: engine.RunComparison) -> None:
         plot = self.bars.getPlotItem()
-        legend = plot.legend or plot.addLegend(offset=(-10, 10))
-        legend.clear()
+        colours = _colours(found)
+        plot.setTitle(_legend(found, colours), size="9pt")
         y = -np.arange(len(self.shown), dtype=float)  # worst group at the top
         band = 0.8 / len(found.run_ids)
-        for r, name in enumerate(found.run_names):
+        for r in range(len(found.run_ids)):
             offset = 0.4 - band * (r + 0.5)
             acc = found.acc[r, self.shown]
-            colour = COLOURS[r % len(COLOURS)] if r != found.baseline else COLOURS[0]
+            colour = colours[r]
             known = ~np.isnan(acc)
             bars = pg.BarGraphItem(
                 x0=0,
@@ -208,7 +210,9 @@ class RunComparisonView(QDialog):
                 pen=None,
             )
             plot.addItem(bars)
-            legend.addItem(bars, escape(name))
+            plot.addItem(  # a mark at the accuracy, so a group at 0 shows too
+                pg.ScatterPlotItem(x=acc[known], y=y[known] + offset, brush=colour, size=6, pen="k")
+            )
             plot.addItem(
                 pg.ErrorBarItem(
                     x=acc[known],
@@ -228,12 +232,13 @@ class RunComparisonView(QDialog):
         y = -np.arange(len(self.shown), dtype=float)
         plot.addItem(pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("k", width=1)))
         others = [r for r in range(len(found.run_ids)) if r != found.baseline]
+        colours = _colours(found)
         band = 0.8 / max(1, len(others))
         for k, r in enumerate(others):
             diff = found.diff[r, self.shown]
             known = ~np.isnan(diff)
             yy = y[known] + 0.4 - band * (k + 0.5)
-            colour = COLOURS[r % len(COLOURS)]
+            colour = colours[r]
             plot.addItem(
                 pg.ErrorBarItem(
                     x=diff[known],
@@ -278,6 +283,22 @@ def _plot(name: str, title: str) -> pg.PlotWidget:
     if title:
         widget.getPlotItem().setTitle(escape(title), size="9pt")
     return widget
+
+
+def _colours(found: engine.RunComparison) -> list[str]:
+    """Grey for the baseline, the other colours in turn for the other runs."""
+    others = iter(COLOURS[1:] * len(found.run_ids))
+    return [COLOURS[0] if r == found.baseline else next(others) for r in range(len(found.run_ids))]
+
+
+def _legend(found: engine.RunComparison, colours: list[str]) -> str:
+    """The bar chart's title: each run's name in its colour (names escaped: rich text)."""
+    entries = [
+        f"<span style='color:{c}'>&#9632;</span> {escape(name)}"
+        + (" (baseline)" if r == found.baseline else "")
+        for r, (name, c) in enumerate(zip(found.run_names, colours, strict=True))
+    ]
+    return "per-group accuracy, 95 % Wilson interval: " + " &nbsp; ".join(entries)
 
 
 def _run_name(run: engine.RunRecord) -> str:

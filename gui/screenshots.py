@@ -156,6 +156,7 @@ def _evidence(app: QApplication, window: MainWindow, out: Path) -> None:
     concepts.select_row(0)
     view = concepts.inspect()
     if view is not None:
+        view.split.setCurrentIndex(view.split.findData("test"))  # the runs' held-out errors
         settle(app, 300, lambda: len(view.inspections) >= 3 and not window.runner.jobs())
         settle(app, 1.5)  # thumbnails
         save(view, out / "concept-view.png")

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFrame,
     QHBoxLayout,
+    QLabel,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -92,7 +93,9 @@ class RunComparisonView(QDialog):
 
     def _build_charts(self) -> None:
         self.bars = _plot("comparison_bars", "per-group accuracy (95 % Wilson interval)")
-        self.bars.getPlotItem().titleLabel.setAttr("color", "k")
+        self.legend = QWidget()
+        self.legend.setObjectName("comparison_legend")
+        QHBoxLayout(self.legend).setContentsMargins(0, 0, 0, 0)
         self.diffs = _plot("comparison_diffs", "difference to the baseline (95 % interval)")
         self.heat = _plot("comparison_heat", "")
         self.heat.setVisible(False)
@@ -121,6 +124,7 @@ class RunComparisonView(QDialog):
         controls.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
+        layout.addWidget(self.legend)
         layout.addWidget(self.scroll, 1)
         layout.addWidget(self.heat, 1)
         layout.addWidget(self.info)
@@ -193,7 +197,7 @@ class RunComparisonView(QDialog):
     def _draw_bars(self, found: engine.RunComparison) -> None:
         plot = self.bars.getPlotItem()
         colours = _colours(found)
-        plot.setTitle(_legend(found, colours), size="9pt")
+        _fill_legend(self.legend, found, colours)
         y = -np.arange(len(self.shown), dtype=float)  # worst group at the top
         band = 0.8 / len(found.run_ids)
         for r in range(len(found.run_ids)):
@@ -291,14 +295,20 @@ def _colours(found: engine.RunComparison) -> list[str]:
     return [COLOURS[0] if r == found.baseline else next(others) for r in range(len(found.run_ids))]
 
 
-def _legend(found: engine.RunComparison, colours: list[str]) -> str:
-    """The bar chart's title: each run's name in its colour (names escaped: rich text)."""
-    entries = [
-        f"<span style='color:{c}'>&#9632;</span> {escape(name)}"
-        + (" (baseline)" if r == found.baseline else "")
-        for r, (name, c) in enumerate(zip(found.run_names, colours, strict=True))
-    ]
-    return "per-group accuracy, 95 % Wilson interval: " + " &nbsp; ".join(entries)
+def _fill_legend(legend: QWidget, found: engine.RunComparison, colours: list[str]) -> None:
+    """A colour square and the (plain-text) name of each run, the baseline marked."""
+    layout = legend.layout()
+    while layout.count():
+        widget = layout.takeAt(0).widget()
+        if widget is not None:
+            widget.deleteLater()
+    for r, (name, colour) in enumerate(zip(found.run_names, colours, strict=True)):
+        square = QLabel()
+        square.setFixedSize(12, 12)
+        square.setStyleSheet(f"background: {colour};")
+        layout.addWidget(square)
+        layout.addWidget(plain_label(name + (" — baseline" if r == found.baseline else "")))
+    layout.addStretch(1)
 
 
 def _run_name(run: engine.RunRecord) -> str:

@@ -4,6 +4,7 @@ status and the headline metrics, as the hub read them from the project store; so
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 from debias_studio.gui import engine
 from debias_studio.gui.hub import Hub
 from debias_studio.gui.plain import plain_label
+from debias_studio.gui.run_comparison import RunComparisonView
 from debias_studio.gui.session import Session
 from debias_studio.gui.state import Runs
 
@@ -55,7 +57,7 @@ class RunsTable(QWidget):
         self.compare_button.setEnabled(False)
         self.compare_button.clicked.connect(self.compare)
         self.table.itemSelectionChanged.connect(self._on_selection)
-        self.comparisons: list[QWidget] = []
+        self.comparisons: list[RunComparisonView] = []
         top = QHBoxLayout()
         top.addWidget(self.empty, 1)
         top.addWidget(self.compare_button)
@@ -67,6 +69,8 @@ class RunsTable(QWidget):
         hub.runs_changed.connect(self._fill)
 
     def set_session(self, session: Session | None) -> None:
+        for view in list(self.comparisons):  # they compared the previous project's runs
+            view.close()
         self._fill(session.runs if session is not None else Runs())
 
     def _fill(self, runs: Runs) -> None:
@@ -90,15 +94,18 @@ class RunsTable(QWidget):
     def _on_selection(self) -> None:
         self.compare_button.setEnabled(len(self.selected_runs()) >= 2)
 
-    def compare(self) -> QWidget | None:
+    def _forget(self, view: RunComparisonView, *_: object) -> None:
+        if view in self.comparisons:
+            self.comparisons.remove(view)
+
+    def compare(self) -> RunComparisonView | None:
         """Open a comparison of the selected runs (a window of its own)."""
         runs = self.selected_runs()
         if len(runs) < 2 or self.hub.session is None:
             return None
-        from debias_studio.gui.run_comparison import RunComparisonView
-
         view = RunComparisonView(self.hub, runs, self)
-        view.finished.connect(lambda _r: self.comparisons.remove(view))
+        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        view.finished.connect(partial(self._forget, view))
         self.comparisons.append(view)
         view.show()
         return view

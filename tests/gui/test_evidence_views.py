@@ -202,4 +202,9 @@ def test_the_run_comparison_shows_each_groups_accuracy_interval_and_difference(
     )
     qtbot.waitUntil(lambda: view.comparison.baseline == cure, timeout=20000)
     wait_idle(qtbot, window)
-    view.close()
+    val = view.comparison
+    assert np.allclose(
+        val.diff[found.baseline], val.acc[found.baseline] - val.acc[cure], equal_nan=True
+    ), "differences to the cure on the validation split"
+    window.close_project()  # the comparison belonged to that project
+    assert runs_panel.comparisons == []

@@ -83,10 +83,13 @@ class ExemplarStrip(QWidget):
             self.row.addWidget(cell)
             self.cells.append(cell)
         for k, cell in enumerate(self.cells):
+            cell.clear()  # no image of the previous pair while the new one decodes
             cell.setVisible(k < len(self.ids))
         self._refresh()
 
     def _refresh(self, *_: object) -> None:
+        if not self.ids or not self.isVisible():
+            return  # a hidden strip asks the loader for nothing
         session = self.hub.session
         for image_id, cell in zip(self.ids, self.cells, strict=False):
             pixmap = self.hub.thumbnails.pixmap(image_id)
@@ -211,6 +214,8 @@ class ConceptView(QDialog):
     def _on_session(self, _session: object) -> None:
         self.pair = None
         self.inspections = []
+        for strip in self.strips.values():
+            strip.set_ids([])
         self.close()
 
     def _on_runs(self) -> None:

@@ -1,6 +1,6 @@
 """Write PNG screenshots of the main window and of each panel on the demo project.
 
-    python -m gui.screenshots OUTDIR [--kind digits|backgrounds] [--train] [--evidence]
+    python -m gui.screenshots OUTDIR [--kind digits|backgrounds] [--train [--epochs N]] [--evidence]
 
 Runs offscreen when no display is set. The demo project is created (or reused) in
 OUTDIR/demo-KIND; settings go to OUTDIR/.settings so the user's own are untouched. Steps whose
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     save(window, out / "window.png")
     _map_and_discover(app, window)
     if args.train:
-        _train(app, window)
+        _train(app, window, epochs=args.epochs)
     settle(app, 1.0, lambda: not window.runner.jobs())
     _save_panels(app, window, out)
     if args.evidence:
@@ -76,6 +76,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kind", choices=("digits", "backgrounds"), default="digits")
     parser.add_argument(
         "--train", action="store_true", help="also train ERM and a cure for the runs view"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=12, help="epochs of each CNN run --train trains"
     )
     parser.add_argument(
         "--evidence",

@@ -127,14 +127,20 @@ def concept_scores(project: Project, concept: str, model_name: str) -> np.ndarra
 
 
 def inspect_concept(
-    project: Any, class_name: str, concept: str, model_name: str, run_id: str | None = None
+    project: Any,
+    class_name: str,
+    concept: str,
+    model_name: str,
+    run_id: str | None = None,
+    split: str = "train",
 ) -> Any:
     """What the concept view shows of one (class, concept) row: score histogram of the class
     against the rest, exemplar strips, signals with intervals, and, for ``run_id``, its error
-    rate by concept-score bin (a ``core.concepts.inspection.ConceptInspection``)."""
+    rate by concept-score bin (a ``core.concepts.inspection.ConceptInspection``), on the images
+    of ``split`` ("train" as discovery, "val", "test" or "all")."""
     from debias_studio.core.concepts.inspection import inspect_concept as inspect
 
-    return inspect(project, class_name, concept, model_name, run_id=run_id)
+    return inspect(project, class_name, concept, model_name, run_id=run_id, split=split)
 
 
 def inspect_concept_runs(
@@ -145,14 +151,9 @@ def inspect_concept_runs(
     run_ids: list[str | None],
     split: str = "train",
 ) -> list[Any]:
-    """The concept view's figures of one pair on the images of ``split`` ("train" as
-    discovery, "val", "test" or "all"), once per entry of ``run_ids`` (None: without a run), in
-    order: the before/after of a pair's signals for two runs."""
-    from debias_studio.core.concepts.inspection import inspect_concept as inspect
-
-    return [
-        inspect(project, class_name, concept, model_name, run_id=r, split=split) for r in run_ids
-    ]
+    """``inspect_concept`` once per entry of ``run_ids`` (None: without a run), in order: the
+    concept view's before/after of a pair's signals for two runs."""
+    return [inspect_concept(project, class_name, concept, model_name, r, split) for r in run_ids]
 
 
 def threshold_preview(

@@ -12,6 +12,7 @@ Deterministic by seed. Memory: d x d sums plus one block of concept columns (``s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -268,8 +269,8 @@ def _other_class_tops(top_ids: np.ndarray, top_val: np.ndarray, m: int) -> np.nd
     return out
 
 
-def _environment_summary(env: np.ndarray, correct: np.ndarray, n_env: int) -> list[dict]:
-    summary = []
+def _environment_summary(env: np.ndarray, correct: np.ndarray, n_env: int) -> list[dict[str, Any]]:
+    summary: list[dict[str, Any]] = []
     for e in range(n_env):
         rows = env == e
         n = int(rows.sum())

@@ -206,10 +206,10 @@ def inspect_concept(
     return found
 
 
-def _stored_signals(stored: dict[str, Any] | None, class_name: str, concept: str) -> dict:
+def _stored_signals(stored: dict[str, Any] | None, class_name: str, concept: str) -> dict[str, Any]:
     """The table's own q-value, verdict, rank and instability for the pair (None: not in the
     stored rows, which keep the top of each class)."""
-    row = next(
+    row: dict[str, Any] = next(
         (
             r
             for r in (stored or {}).get("rows", [])

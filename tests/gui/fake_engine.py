@@ -20,7 +20,8 @@ CONCEPTS = {"dark": "colour", "stripes": "texture", "round": "shape"}
 
 class FakeClip:
     """Embeddings where each class has a direction and the ``shade`` attribute (dark/light)
-    another one; the concept 'dark' points along the shade direction (the planted shortcut)."""
+    another one; the concept 'dark' points along the shade direction (the planted shortcut, tied
+    to the first class), 'stripes' and 'round' along noise only."""
 
     def __init__(self, labels: np.ndarray, shade: np.ndarray) -> None:
         rng = np.random.default_rng(0)
@@ -33,10 +34,15 @@ class FakeClip:
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         self.vectors = vectors.astype(np.float16)
         self.valid = np.ones(n, dtype=bool)
+        unrelated = rng.normal(0, 1, (2, DIM)).astype(np.float32)
+        unrelated[:, : int(labels.max()) + 1] = 0.0  # neither the classes' directions
+        unrelated[:, DIM - 1] = 0.0  # nor the shade's: noise, no class association
         directions = {
-            "dark": np.eye(DIM, dtype=np.float32)[DIM - 1],
-            "stripes": rng.normal(0, 1, DIM).astype(np.float32),
-            "round": rng.normal(0, 1, DIM).astype(np.float32),
+            # mostly the shade, a little of the first class: 'dark' travels with that class (a
+            # significant association, the shortcut discovery must rank first)
+            "dark": np.eye(DIM, dtype=np.float32)[DIM - 1] + 0.6 * np.eye(DIM, dtype=np.float32)[0],
+            "stripes": unrelated[0],
+            "round": unrelated[1],
         }
         self.text = {k: v / np.linalg.norm(v) for k, v in directions.items()}
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from debias_studio.gui.concept_view import ConceptView
 from debias_studio.gui.engine import EXPLANATIONS
 from debias_studio.gui.hub import Hub
 from debias_studio.gui.plain import plain_label
@@ -182,6 +183,7 @@ class ConceptsPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.selectionModel().currentRowChanged.connect(self._on_row)
+        self.table.doubleClicked.connect(self.inspect)
 
     def _build_controls(self) -> None:
         self.class_box = QComboBox()
@@ -202,6 +204,14 @@ class ConceptsPanel(QWidget):
         )
         self.mark_button.setEnabled(False)
         self.mark_button.clicked.connect(self._mark)
+        self.inspect_button = QPushButton("Inspect…")
+        self.inspect_button.setToolTip(
+            "Open the concept view of the selected row (also: double-click it): score "
+            "histograms, exemplars, signals, and a run's errors by concept score."
+        )
+        self.inspect_button.setEnabled(False)
+        self.inspect_button.clicked.connect(self.inspect)
+        self.concept_view: ConceptView | None = None
         self.bank_button = QPushButton("Concepts…")
         self.bank_button.setToolTip("Edit the concept bank: categories, concepts, prompts.")
         self.bank_button.clicked.connect(self.edit_bank)
@@ -233,6 +243,7 @@ class ConceptsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.discover_button)
         buttons.addWidget(self.mark_button)
+        buttons.addWidget(self.inspect_button)
         buttons.addWidget(self.bank_button)
         buttons.addWidget(self.show_all)
         buttons.addStretch(1)
@@ -348,8 +359,11 @@ class ConceptsPanel(QWidget):
     def _on_row(self, *_: object) -> None:
         row = self.selected_row()
         self.mark_button.setEnabled(row is not None)
+        self.inspect_button.setEnabled(row is not None)
         if row is None or self.session is None:
             return
+        if self.concept_view is not None and self.concept_view.isVisible():
+            self.concept_view.show_pair(str(row["class"]), str(row["concept"]))
         labels = self.session.labels.values
         if row["class"] in labels:
             self.hub.grid.set_label(labels.index(row["class"]))
@@ -360,6 +374,18 @@ class ConceptsPanel(QWidget):
             on_error=self._show_error,
             key="concept-sort",
         )
+
+    def inspect(self, *_: object) -> ConceptView | None:
+        """Open (or raise) the concept view on the selected row; it follows the selection."""
+        row = self.selected_row()
+        if row is None or self.session is None:
+            return None
+        if self.concept_view is None:
+            self.concept_view = ConceptView(self.hub, self)
+        self.concept_view.show()
+        self.concept_view.raise_()
+        self.concept_view.show_pair(str(row["class"]), str(row["concept"]))
+        return self.concept_view
 
     def _sort_grid(self, concept: str, scores: np.ndarray) -> None:
         if self.session is not None and len(scores) == len(self.session):

@@ -33,6 +33,12 @@ from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import CancelToken, Job, delegate
 from debias_studio.core.store.project import DB_NAME, Project
 from debias_studio.core.store.runs import RESUMABLE
+from debias_studio.core.train.compare import (
+    RunComparison,
+    class_value_matrix,
+    extremes,
+    ordered_groups,
+)
 from debias_studio.core.train.config import BACKBONES, METHODS, SUGGESTED, TrainConfig
 from debias_studio.core.train.metrics import MIN_GROUP_SIZE, wilson_interval, worst_group_line
 
@@ -70,12 +76,16 @@ __all__ = [
     "DiscoveryResult",
     "ImageReadError",
     "Project",
+    "RunComparison",
     "StudioError",
     "TrainConfig",
+    "class_value_matrix",
+    "extremes",
     "inside_polygon",
     "inside_rectangle",
     "open_dataset",
     "open_image",
+    "ordered_groups",
     "wilson_interval",
     "worst_group_line",
 ]
@@ -123,14 +133,33 @@ def concept_scores(project: Project, concept: str, model_name: str) -> np.ndarra
 
 
 def inspect_concept(
-    project: Any, class_name: str, concept: str, model_name: str, run_id: str | None = None
+    project: Any,
+    class_name: str,
+    concept: str,
+    model_name: str,
+    run_id: str | None = None,
+    split: str = "train",
 ) -> Any:
     """What the concept view shows of one (class, concept) row: score histogram of the class
     against the rest, exemplar strips, signals with intervals, and, for ``run_id``, its error
-    rate by concept-score bin (a ``core.concepts.inspection.ConceptInspection``)."""
+    rate by concept-score bin (a ``core.concepts.inspection.ConceptInspection``), on the images
+    of ``split`` ("train" as discovery, "val", "test" or "all")."""
     from debias_studio.core.concepts.inspection import inspect_concept as inspect
 
-    return inspect(project, class_name, concept, model_name, run_id=run_id)
+    return inspect(project, class_name, concept, model_name, run_id=run_id, split=split)
+
+
+def inspect_concept_runs(
+    project: Any,
+    class_name: str,
+    concept: str,
+    model_name: str,
+    run_ids: list[str | None],
+    split: str = "train",
+) -> list[Any]:
+    """``inspect_concept`` once per entry of ``run_ids`` (None: without a run), in order: the
+    concept view's before/after of a pair's signals for two runs."""
+    return [inspect_concept(project, class_name, concept, model_name, r, split) for r in run_ids]
 
 
 def threshold_preview(
@@ -410,6 +439,16 @@ def preview_job(
 
     data = yield from load_run_data(project, config, cancel)
     return preview_counterfactuals(data, ids, seed=config.seed)
+
+
+def compare_runs(
+    runs: list[RunRecord], classes: list[str], split: str, baseline: str | None
+) -> RunComparison:
+    """Per-group accuracy of ``runs`` on ``split`` with sizes, Wilson intervals and the
+    difference to the baseline run (``core.train.compare``; imports scipy: a worker)."""
+    from debias_studio.core.train.compare import compare_runs as compare
+
+    return compare(runs, classes, split=split, baseline=baseline)
 
 
 def read_runs(project: Project) -> tuple[list[RunRecord], str | None, np.ndarray | None]:

@@ -4,11 +4,14 @@ status and the headline metrics, as the hub read them from the project store; so
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QHeaderView,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
 from debias_studio.gui import engine
 from debias_studio.gui.hub import Hub
 from debias_studio.gui.plain import plain_label
+from debias_studio.gui.run_comparison import RunComparisonView
 from debias_studio.gui.session import Session
 from debias_studio.gui.state import Runs
 
@@ -64,14 +68,28 @@ class RunsTable(QWidget):
         self.runs: list[engine.RunRecord] = []
         self.table = _runs_widget()
         self.empty = plain_label("No runs yet: train one in the Training panel.")
+        self.compare_button = QPushButton("Compare selected…")
+        self.compare_button.setToolTip(
+            "Select two or more finished runs (Ctrl/Shift-click): their per-group accuracy side "
+            "by side with intervals, and each one's difference to the baseline."
+        )
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(self.compare)
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.comparisons: list[RunComparisonView] = []
+        top = QHBoxLayout()
+        top.addWidget(self.empty, 1)
+        top.addWidget(self.compare_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.empty)
+        layout.addLayout(top)
         layout.addWidget(self.table, 1)
         hub.session_changed.connect(self.set_session)
         hub.runs_changed.connect(self._fill)
 
     def set_session(self, session: Session | None) -> None:
+        for view in list(self.comparisons):  # they compared the previous project's runs
+            view.close()
         self._fill(session.runs if session is not None else Runs())
 
     def _fill(self, runs: Runs) -> None:
@@ -83,6 +101,33 @@ class RunsTable(QWidget):
             for column, item in enumerate(_cells(run)):
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)
+        self._on_selection()
+
+    def selected_runs(self) -> list[engine.RunRecord]:
+        """The selected finished runs, in the table's order."""
+        rows = sorted({index.row() for index in self.table.selectedIndexes()})
+        ids = [self.table.item(row, 0).text() for row in rows if self.table.item(row, 0)]
+        by_id = {run["id"]: run for run in self.runs if run.get("status") == "done"}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _on_selection(self) -> None:
+        self.compare_button.setEnabled(len(self.selected_runs()) >= 2)
+
+    def _forget(self, view: RunComparisonView, *_: object) -> None:
+        if view in self.comparisons:
+            self.comparisons.remove(view)
+
+    def compare(self) -> RunComparisonView | None:
+        """Open a comparison of the selected runs (a window of its own)."""
+        runs = self.selected_runs()
+        if len(runs) < 2 or self.hub.session is None:
+            return None
+        view = RunComparisonView(self.hub, runs, self)
+        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        view.finished.connect(partial(self._forget, view))
+        self.comparisons.append(view)
+        view.show()
+        return view
 
 
 def _runs_widget() -> QTableWidget:
@@ -98,6 +143,7 @@ def _runs_widget() -> QTableWidget:
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QTableWidget.SelectionMode.ExtendedSelection)
     table.setSortingEnabled(True)
     return table
 

@@ -1,6 +1,6 @@
 """Write PNG screenshots of the main window and of each panel on the demo project.
 
-    python -m gui.screenshots OUTDIR [--kind digits|backgrounds] [--train]
+    python -m gui.screenshots OUTDIR [--kind digits|backgrounds] [--train [--epochs N]] [--evidence]
 
 Runs offscreen when no display is set. The demo project is created (or reused) in
 OUTDIR/demo-KIND; settings go to OUTDIR/.settings so the user's own are untouched. Steps whose
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from debias_studio.gui.concepts_panel import ConceptsPanel
     from debias_studio.gui.embedding_map import EmbeddingMap
     from debias_studio.gui.main_window import MainWindow
+    from debias_studio.gui.runs_table import RunsTable
     from debias_studio.gui.training_panel import TrainingPanel
 
 SIZE = (1440, 900)
@@ -58,9 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     save(window, out / "window.png")
     _map_and_discover(app, window)
     if args.train:
-        _train(app, window)
+        _train(app, window, epochs=args.epochs)
     settle(app, 1.0, lambda: not window.runner.jobs())
     _save_panels(app, window, out)
+    if args.evidence:
+        _evidence(app, window, out)
     window.shutdown()
     window.close()
     print(f"screenshots written to {out}")
@@ -73,6 +76,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kind", choices=("digits", "backgrounds"), default="digits")
     parser.add_argument(
         "--train", action="store_true", help="also train ERM and a cure for the runs view"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=12, help="epochs of each CNN run --train trains"
+    )
+    parser.add_argument(
+        "--evidence",
+        action="store_true",
+        help="also capture the concept view and the run comparison (trains ERM and the "
+        "counterfactual cure as heads on CLIP features first unless two runs are done)",
     )
     return parser.parse_args(argv)
 
@@ -120,20 +132,50 @@ def _map_and_discover(app: QApplication, window: MainWindow) -> None:
         settle(app, 60, lambda: not window.runner.jobs())
 
 
-def _train(app: QApplication, window: MainWindow) -> None:
-    """ERM against the counterfactual cure, a small CNN from scratch (the demo CLIP does not
-    know digit shapes, so a head on its features could only read the colour)."""
+def _train(app: QApplication, window: MainWindow, backbone: str = "cnn", epochs: int = 12) -> None:
+    """ERM against the counterfactual cure, by default a small CNN from scratch (the demo CLIP
+    does not know digit shapes, so a head on its features could only read the colour)."""
     training = cast("TrainingPanel", window.panels["training_dock"])
     session = window.session
     column = next(iter(session.attributes), None) if session is not None else None
     for method in ("erm", "counterfactual"):
         training.method.setCurrentIndex(training.method.findData(method))
-        training.backbone.setCurrentIndex(training.backbone.findData("cnn"))
-        training.epochs.setValue(12)
+        training.backbone.setCurrentIndex(training.backbone.findData(backbone))
+        training.epochs.setValue(epochs)
         training.set_confounder(column)
         handle = training.start()
         if handle is not None:
             finish(app, handle, 900)
+
+
+def _evidence(app: QApplication, window: MainWindow, out: Path) -> None:
+    """The concept view of the top row (ERM and the cure side by side) and the comparison of
+    every finished run (k worst and best groups, then the heat map)."""
+    session = window.session
+    if session is not None and len(session.runs.finished()) < 2:
+        _train(app, window, backbone="head", epochs=10)
+        settle(app, 30, lambda: len(session.runs.finished()) >= 2)
+    concepts = cast("ConceptsPanel", window.panels["concepts_dock"])
+    concepts.select_row(0)
+    view = concepts.inspect()
+    if view is not None:
+        view.split.setCurrentIndex(view.split.findData("test"))  # the runs' held-out errors
+        settle(app, 300, lambda: len(view.inspections) >= 3 and not window.runner.jobs())
+        settle(app, 1.5)  # thumbnails
+        save(view, out / "concept-view.png")
+        view.close()
+    runs = cast("RunsTable", window.panels["runs_dock"])
+    runs.table.selectAll()
+    comparison = runs.compare()
+    if comparison is not None:
+        settle(app, 60, lambda: comparison.comparison is not None)
+        comparison.k.setValue(8)
+        settle(app, 0.5)
+        save(comparison, out / "run-comparison.png")
+        comparison.mode.setCurrentIndex(comparison.mode.findData("heat"))
+        settle(app, 0.5)
+        save(comparison, out / "run-comparison-heat.png")
+        comparison.close()
 
 
 def _save_panels(app: QApplication, window: MainWindow, out: Path) -> None:

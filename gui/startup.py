@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -47,14 +48,14 @@ class DeferredWarmUp(QObject):
         on_done: Callable[[Any], None],
     ) -> None:
         super().__init__(window)
-        self._window = window
         self._runner = runner
-        self._function = function
         self._go = threading.Event()
         self._painted = False
         window.installEventFilter(self)
         runner.job_ended.connect(self._maybe_go)
-        self.handle: JobHandle = runner.start(name, self._run, quiet=True, on_done=on_done)
+        self.handle: JobHandle = runner.start(
+            name, partial(_wait_then_run, self._go, function), quiet=True, on_done=on_done
+        )
 
     @property
     def started(self) -> bool:
@@ -75,10 +76,14 @@ class DeferredWarmUp(QObject):
         hold_jobs_for_warm_up()
         self._go.set()
 
-    def _run(self, token: CancelToken) -> Any:
-        while not self._go.wait(POLL_S):
-            token.raise_if_cancelled()
-        try:
-            return self._function(token)
-        finally:
-            release_held_jobs()
+
+def _wait_then_run(
+    go: threading.Event, function: Callable[[CancelToken], Any], token: CancelToken
+) -> Any:
+    """The worker's side: plain data only (an event and the function), no Qt object."""
+    while not go.wait(POLL_S):
+        token.raise_if_cancelled()
+    try:
+        return function(token)
+    finally:
+        release_held_jobs()

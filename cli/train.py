@@ -13,11 +13,11 @@ from debias_studio.core.train.config import (
     BACKBONES,
     BALANCE_MODES,
     METHODS,
+    MIN_GROUP_SIZE,
     PAIR_MODES,
     SUGGESTED,
     TrainConfig,
 )
-from debias_studio.core.train.metrics import MIN_GROUP_SIZE, worst_group_line
 
 TRAIN_DESCRIPTION = """
 Train a classifier on the project's train split with a debiasing method, choose the
@@ -42,6 +42,8 @@ backbones (--backbone):
   clip          fine-tunes the last --clip-blocks blocks of the CLIP image tower
   efficientnet  EfficientNet-Lite0 with ImageNet weights, frozen by default (its
                 features are computed once; --clip-blocks N fine-tunes its last N)
+  mlp           a pixel MLP (3 x 100 hidden units) on images downscaled to 28 px or
+                less, the Colored MNIST papers' backbone (bench/cmnist.py)
 
 Before any work, a run on one class or on a split without images is refused; with the
 head backbone, a quick probe checks that the frozen features tell the classes apart at
@@ -178,6 +180,7 @@ def _or_suggested(value: int | None, backbone: str, name: str) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from debias_studio.core.train.job import resume_run, train_run
+    from debias_studio.core.train.metrics import worst_group_line
 
     cancel = CancelToken()
     with open_project(args.project) as project:
@@ -225,6 +228,7 @@ def _run_checked(job: Any, args: argparse.Namespace, cancel: CancelToken) -> Any
 
 def _runs(args: argparse.Namespace) -> int:
     from debias_studio.core.store.runs import list_runs
+    from debias_studio.core.train.metrics import worst_group_line
 
     with open_project(args.project) as project:
         runs = list_runs(project)

@@ -39,8 +39,14 @@ from debias_studio.core.train.compare import (
     extremes,
     ordered_groups,
 )
-from debias_studio.core.train.config import BACKBONES, METHODS, SUGGESTED, TrainConfig
-from debias_studio.core.train.metrics import MIN_GROUP_SIZE, wilson_interval, worst_group_line
+from debias_studio.core.train.config import (
+    BACKBONES,
+    METHODS,
+    MIN_GROUP_SIZE,
+    SUGGESTED,
+    TrainConfig,
+)
+from debias_studio.core.train.metrics import wilson_interval, worst_group_line
 
 if TYPE_CHECKING:  # heavy modules (torch): for the annotations only
     from debias_studio.core.export.job import ExportResult

@@ -63,7 +63,8 @@ def create_demo_project(
 ) -> Job[Project]:
     """Generate the demo data in ``folder/data`` and make ``folder`` a project holding it."""
     from debias_studio.core.data.dataset import open_manifest
-    from debias_studio.core.store.project import DB_NAME, Project
+    from debias_studio.core.store.folder import DB_NAME
+    from debias_studio.core.store.project import Project
 
     folder = Path(folder)
     if (folder / DB_NAME).exists():

@@ -97,10 +97,14 @@ class PixelMLP(nn.Module):
 class ClipTower(nn.Module):
     """The open_clip image tower with its own normalisation; only the last blocks train."""
 
-    def __init__(self, visual: nn.Module, out_dim: int, mean: tuple, std: tuple) -> None:
+    def __init__(
+        self, visual: nn.Module, out_dim: int, mean: tuple[float, ...], std: tuple[float, ...]
+    ) -> None:
         super().__init__()
         self.visual = visual
         self.out_dim = out_dim
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
@@ -147,7 +151,9 @@ def _efficientnet_tail(net: nn.Module, blocks: int) -> list[nn.Module]:
         return [net]
     if blocks == 0:
         return []
-    return [*list(net._blocks)[-blocks:], net._conv_head, net._bn1]
+    tail: list[nn.Module] = [net._conv_head, net._bn1]  # type: ignore[list-item]  # submodules
+    stages: nn.Module = net._blocks  # type: ignore[assignment]  # an nn.ModuleList
+    return [*stages.children()][-blocks:] + tail
 
 
 def build_features(
@@ -176,7 +182,7 @@ def build_features(
 
 def build_classifier(backbone: str, n_classes: int, **kw: object) -> Classifier:
     features = build_features(backbone, **kw)  # type: ignore[arg-type]
-    return Classifier(features, int(features.out_dim), n_classes)
+    return Classifier(features, _out_dim(features), n_classes)
 
 
 class ProjectionNet(nn.Module):
@@ -185,7 +191,7 @@ class ProjectionNet(nn.Module):
     def __init__(self, features: nn.Module, dim: int = 128) -> None:
         super().__init__()
         self.features = features
-        width = int(features.out_dim)
+        width = _out_dim(features)
         self.proj = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -215,7 +221,7 @@ def _last_blocks(visual: nn.Module, n: int) -> list[nn.Module]:
     if transformer is not None and hasattr(transformer, "resblocks"):
         tail = [m for name, m in visual.named_children() if name in ("ln_post", "head")]
         if isinstance(getattr(visual, "proj", None), nn.Parameter):
-            tail.append(_ParamHolder(visual.proj))
+            tail.append(_ParamHolder(visual.proj))  # type: ignore[arg-type]  # checked above
         return list(transformer.resblocks)[-n:] + tail
     return list(visual.children())[-n:]
 
@@ -226,7 +232,12 @@ class _ParamHolder(nn.Module):
         self.param = param
 
 
-def _normalisation(preprocess: object) -> tuple[tuple, tuple]:
+def _out_dim(features: nn.Module) -> int:
+    """The feature width every backbone module states as ``out_dim``."""
+    return int(getattr(features, "out_dim"))  # noqa: B009 - nn.Module's __getattr__ is untyped
+
+
+def _normalisation(preprocess: object) -> tuple[tuple[float, ...], tuple[float, ...]]:
     for step in getattr(preprocess, "transforms", []):
         if type(step).__name__ == "Normalize":
             return tuple(step.mean), tuple(step.std)

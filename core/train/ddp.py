@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as tdist
@@ -35,7 +36,7 @@ def init_distributed(on_gpu: bool) -> DistContext:
     return DistContext(rank, world)
 
 
-def run_distributed(config: TrainConfig, run_id: str | None = None) -> dict | None:
+def run_distributed(config: TrainConfig, run_id: str | None = None) -> dict[str, Any] | None:
     """Train ``config`` as one rank of a DDP job; rank 0 returns the metrics."""
     on_gpu = resolve_device(config.device).type == "cuda"  # the run's device, else the setting
     dist = init_distributed(on_gpu)
@@ -44,7 +45,7 @@ def run_distributed(config: TrainConfig, run_id: str | None = None) -> dict | No
     # Only rank 0 writes the run record; the other ranks read, so they never take the lock.
     project = Project.open(Path(config.project), read_only=None if dist.is_main else True)
     try:
-        ids = [None]
+        ids: list[str | None] = [None]
         if dist.is_main:
             record = _resumed(project, run_id) if run_id else create_run(project, config)
             ids = [record.id]

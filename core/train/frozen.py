@@ -92,7 +92,8 @@ def counterfactual_bank(
     for k in range(per_image):
         step = 1 + (offset + k) % (n_values - 1)
         targets[torch.from_numpy(ids), k] = (own + step) % n_values
-    features = torch.zeros((len(data.labels), per_image, int(tower.out_dim)))
+    width = int(getattr(tower, "out_dim"))  # noqa: B009 - nn.Module attributes are untyped
+    features = torch.zeros((len(data.labels), per_image, width))
     chunk = ENCODE_BATCH
     for start in range(0, len(ids), chunk):
         cancel.raise_if_cancelled()

@@ -22,13 +22,13 @@ from torch import nn
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 from debias_studio.core.models.device import resolve_device
 from debias_studio.core.train.backbones import build_classifier
-from debias_studio.core.train.config import TrainConfig
+from debias_studio.core.train.config import MIN_GROUP_SIZE, TrainConfig
 from debias_studio.core.train.data import TrainData
 from debias_studio.core.train.frozen import FrozenPipeline, freeze_run_data, is_frozen
 from debias_studio.core.train.methods.base import Batch
 from debias_studio.core.train.methods.disc import ConceptExemplars
 from debias_studio.core.train.methods.registry import make_method
-from debias_studio.core.train.metrics import MIN_GROUP_SIZE, group_metrics, selection_score
+from debias_studio.core.train.metrics import group_metrics, selection_score
 from debias_studio.core.train.runs import BEST, load_checkpoint, save_checkpoint, save_weights
 
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -92,10 +92,11 @@ def fit(
     optimizer = torch.optim.Adam(method.param_groups(), weight_decay=config.weight_decay)
     autocast, scaler = _precision(device)
 
-    start_epoch, history, best = 0, [], {"score": None, "epoch": -1}
+    start_epoch, history = 0, []
+    best: dict[str, Any] = {"score": None, "epoch": -1}
     best_state = copy.deepcopy(model.state_dict())
     resumed = load_checkpoint(run_folder, plain_nets, optimizer) if run_folder else None
-    if resumed is not None:
+    if resumed is not None and run_folder is not None:
         method_state, meta = resumed
         method.load_state(method_state)
         start_epoch, history, best = meta["epoch"] + 1, meta["history"], meta["best"]
@@ -208,7 +209,7 @@ def evaluate(
     split: str,
     device: torch.device,
     min_group_size: int = MIN_GROUP_SIZE,
-) -> dict:
+) -> dict[str, Any]:
     ids = data.indices(split)
     predictions = predict(model, data, ids, device)
     if data.n_values:

@@ -20,16 +20,10 @@ from typing import Any
 import numpy as np
 
 from debias_studio.core.annotate.groups import bias_flags, group_ids
+from debias_studio.core.train.config import MIN_GROUP_SIZE
 
 Z_95 = 1.959963984540054
 """The standard normal quantile of a two-sided 95 % interval."""
-
-MIN_GROUP_SIZE = 20
-"""Default smallest group the headline worst-group accuracy counts. At n = 20 the widest 95 %
-Wilson interval (accuracy 0.5) spans +-0.20 and one image moves the accuracy by 5 points; at
-n = 5 the interval spans +-0.37 and a single image is 20 points, so the minimum over many such
-groups mostly measures which group drew the unlucky images (issue 14: "worst-group 0.333" was
-one correct image out of three)."""
 
 
 def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float]:

@@ -139,7 +139,9 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
-def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict | None) -> None:
+def _atomic_save(
+    tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None
+) -> None:
     tmp = path.with_suffix(".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
     os.replace(tmp, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,7 +43,7 @@ class Method:
     def model(self) -> nn.Module:
         return self.nets["model"]
 
-    def param_groups(self) -> list[dict]:
+    def param_groups(self) -> list[dict[str, Any]]:
         """Optimiser parameter groups: the classifier at the run's rate, plus any extra nets."""
         groups = [{"params": _trainable(self.nets["model"]), "lr": self.config.learning_rate}]
         for name, net in self.nets.items():

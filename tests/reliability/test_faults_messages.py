@@ -91,7 +91,8 @@ def test_damaged_metadata_is_one_line(project: Path, capsys, damaged, command, w
 
 
 def test_a_run_with_an_unknown_setting_is_one_line(project: Path, capsys) -> None:
-    assert main(["train", str(project), "--epochs", "1"]) == 0
+    # a head on the demo CLIP is near chance on digits: the feature check would refuse it
+    assert main(["train", str(project), "--epochs", "1", "--skip-feature-check"]) == 0
     with Project.open(project) as opened:
         run_id = list_runs(opened)[0]["id"]
     damage(project, "run setting unknown, run failed")

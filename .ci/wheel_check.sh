@@ -53,9 +53,11 @@ stdlib = {Path(sysconfig.get_paths()[key]).resolve() for key in ("stdlib", "plat
 folders = []
 for entry in sys.path:
     path = Path(entry or ".").resolve()
-    if not path.is_dir() or path == checkout or checkout in path.parents:
-        continue
-    if path in stdlib or any(root in path.parents for root in stdlib):
+    inside = path == checkout or checkout in path.parents
+    if not path.is_dir() or (inside and "site-packages" not in path.parts):
+        continue  # the checkout's sources; its .venv's site-packages (CI's venv) do serve
+    in_stdlib = path in stdlib or any(root in path.parents for root in stdlib)
+    if in_stdlib and "site-packages" not in path.parts:  # a venv's platstdlib holds its site-packages
         continue
     folders.append(str(path))
 site = next(venv.glob("lib/python*/site-packages"))

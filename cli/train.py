@@ -87,6 +87,13 @@ def _train_command(subparsers: Any) -> None:
     )
     train.add_argument("--lr", type=float, default=None)
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    _method_arguments(train)
+    _run_arguments(train)
+    train.set_defaults(func=_train)
+
+
+def _method_arguments(train: argparse.ArgumentParser) -> None:
+    """What the cures take: balancing, SelecMix's partners, the tower, groups' minimum size."""
     train.add_argument("--balance", choices=BALANCE_MODES, default="reweight")
     train.add_argument(
         "--pairs",
@@ -112,6 +119,10 @@ def _train_command(subparsers: Any) -> None:
         f"5 points; a 3-image group can only read 0, 0.33, 0.67 or 1). The minimum over all "
         f"groups is reported beside it",
     )
+
+
+def _run_arguments(train: argparse.ArgumentParser) -> None:
+    """How the run is carried out: resuming, the feature check, JSON out, torchrun's config."""
     train.add_argument(
         "--resume", metavar="RUN_ID", help="continue a cancelled, failed or interrupted run"
     )
@@ -132,7 +143,6 @@ def _train_command(subparsers: Any) -> None:
         type=Path,
         help="only write the run's config (for torchrun -m debias_studio.core.train.ddp FILE)",
     )
-    train.set_defaults(func=_train)
 
 
 def _runs_command(subparsers: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from debias_studio.core.concepts.environments import DEFAULT_ENVIRONMENTS, class_environments
+from debias_studio.core.concepts.intervals import CONFIDENCE
 from debias_studio.core.concepts.probe import (
     DEFAULT_FOLDS,
     check_class_sizes,
@@ -39,7 +40,6 @@ from debias_studio.core.concepts.signals import (
     normalise_per_class,
 )
 from debias_studio.core.concepts.statistics import (
-    CONFIDENCE,
     FDR,
     Evidence,
     Moments,

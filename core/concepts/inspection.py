@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from debias_studio.core.concepts.statistics import pair_statistics, wilson_interval
+from debias_studio.core.concepts.intervals import wilson_interval
+from debias_studio.core.concepts.statistics import pair_statistics
 from debias_studio.core.errors import StudioError
 
 HISTOGRAM_BINS = 30

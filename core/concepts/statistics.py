@@ -47,9 +47,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, stdtrit
 
+from debias_studio.core.concepts.intervals import CONFIDENCE
 from debias_studio.core.concepts.scoring import AUC_BINS, AUC_RANGE, bin_centres
 
-CONFIDENCE = 0.95
 FDR = 0.05
 """Benjamini-Hochberg level: among the rows marked significant, at most this share are expected
 to be false discoveries."""
@@ -185,20 +185,6 @@ def evidence_ranks(verdict: np.ndarray, score: np.ndarray) -> np.ndarray:
         order = np.lexsort((np.arange(n_concepts), -key[:, c], verdict[:, c]))
         rank[order, c] = np.arange(1, n_concepts + 1)
     return rank
-
-
-def wilson_interval(
-    successes: np.ndarray, n: np.ndarray, confidence: float = CONFIDENCE
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson's score interval of a proportion (NaN where n = 0): unlike the normal one it stays
-    inside [0, 1] and does not collapse to a point at 0 or n successes in a small bin."""
-    k, n = np.asarray(successes, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    z = float(-stdtrit(np.inf, (1 - confidence) / 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def pair_statistics(

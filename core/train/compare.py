@@ -9,8 +9,8 @@ interval conservative (wider than a paired one), never too narrow.
 At 100 groups a bar per group and run is unreadable, so the comparison also gives an order
 (``ordered_groups``: by the baseline's accuracy, worst first), the ``k`` worst and best groups of
 that order (``extremes``) and a class x value matrix of any figure (``class_value_matrix``) for
-a heat map. Pure numpy: no Qt, no torch; scipy (through the Wilson interval) is imported when
-``compare_runs`` runs, so the GUI may import the small helpers on its thread.
+a heat map. Pure numpy (the Wilson interval of core.concepts.intervals included): no Qt, no
+torch, no scipy, so the GUI may import the small helpers on its thread.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from debias_studio.core.concepts.intervals import wilson_interval
 from debias_studio.core.errors import StudioError
 
 SPLITS_COMPARED = ("test", "val")
@@ -56,8 +57,6 @@ def compare_runs(
 ) -> RunComparison:
     """Compare finished ``runs`` (records as ``list_runs`` gives them) on ``split``; the baseline
     is run ``baseline`` (default: the first ERM run, else the first run)."""
-    from debias_studio.core.concepts.statistics import wilson_interval
-
     if split not in SPLITS_COMPARED:
         raise StudioError(f"Runs are compared on the test or validation split, not '{split}'.")
     if len(runs) < 2:

@@ -13,31 +13,23 @@ it (``worst_group_acc_raw``). Model selection reads the robust figure.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from debias_studio.core.annotate.groups import bias_flags, group_ids
+from debias_studio.core.concepts import intervals
 from debias_studio.core.train.config import MIN_GROUP_SIZE
 
-Z_95 = 1.959963984540054
-"""The standard normal quantile of a two-sided 95 % interval."""
 
-
-def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion: unlike the normal approximation it
-    stays inside [0, 1] and does not collapse to a point at 0/n or n/n. (0, 1) for n = 0."""
+def wilson_interval(correct: int, n: int) -> tuple[float, float]:
+    """One group's 95 % Wilson interval (core.concepts.intervals), as plain floats; (0, 1) for an
+    empty group, which says nothing."""
     if n <= 0:
         return 0.0, 1.0
-    p = correct / n
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    low = 0.0 if correct <= 0 else max(0.0, centre - half)
-    high = 1.0 if correct >= n else min(1.0, centre + half)
-    return low, high
+    low, high = intervals.wilson_interval(np.array(correct), np.array(n))
+    return float(low), float(high)
 
 
 def group_entry(correct: int, n: int) -> dict[str, Any]:

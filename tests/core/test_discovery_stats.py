@@ -9,13 +9,13 @@ import pytest
 from scipy import stats as scipy_stats
 
 from debias_studio.core.concepts.discovery import discover_arrays
+from debias_studio.core.concepts.intervals import wilson_interval
 from debias_studio.core.concepts.statistics import (
     Moments,
     benjamini_hochberg,
     mean_difference,
     pair_statistics,
     rank_sum_test,
-    wilson_interval,
 )
 from debias_studio.core.jobs import run_quiet
 from tests.core.test_concepts_support import COLOURS, DISTRACTORS, OBJECTS, concept_matrix, world

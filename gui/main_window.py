@@ -66,6 +66,8 @@ PANELS = (
     ("cleaning_dock", "Cleaning", "debias_studio.gui.cleaning_panel", "CleaningPanel", "left"),
 )
 """Dockable panels beyond the browser: object name, title, module, class, default area."""
+LAYOUT_VERSION = 2
+"""Saved dock layouts of another version are ignored (2: Cleaning joined the left tabs)."""
 
 AREAS = {
     "left": Qt.DockWidgetArea.LeftDockWidgetArea,
@@ -140,7 +142,7 @@ class MainWindow(QMainWindow):
     def _add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
-        if name in ("training_dock", "confounders_dock", "concepts_dock"):
+        if name in ("training_dock", "confounders_dock", "concepts_dock", "cleaning_dock"):
             scroll = QScrollArea()  # tall forms scroll instead of forcing a huge minimum size
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -160,6 +162,8 @@ class MainWindow(QMainWindow):
         docks = self.docks
         if "concepts_dock" in docks and "confounders_dock" in docks:
             self.tabifyDockWidget(docks["concepts_dock"], docks["confounders_dock"])
+            if "cleaning_dock" in docks:  # a third tab, not a panel squeezing the concepts table
+                self.tabifyDockWidget(docks["confounders_dock"], docks["cleaning_dock"])
             docks["concepts_dock"].raise_()
         if "map_dock" in docks and "training_dock" in docks:
             self.tabifyDockWidget(docks["details_dock"], docks["map_dock"])
@@ -298,7 +302,7 @@ class MainWindow(QMainWindow):
             self._layout_done = True
             self._arrange_default_docks()
             if self._saved_state is not None:
-                self.restoreState(self._saved_state)
+                self.restoreState(self._saved_state, LAYOUT_VERSION)  # older layouts: default
                 if self._saved_geometry is not None:
                     self.restoreGeometry(self._saved_geometry)
             else:
@@ -499,7 +503,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {shown}")
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.settings.save_window_state(self.saveGeometry(), self.saveState(LAYOUT_VERSION))
         self.settings.sync()
         self.shutdown()
         super().closeEvent(event)

@@ -63,12 +63,16 @@ def train_run(
 ) -> Job[RunResult]:
     """Start a new run of ``config`` on ``project`` and train it to the end. A project that
     cannot train it is refused first (core.train.preflight); ``check_features`` also refuses a
-    head on frozen features that a quick probe finds near chance."""
+    head on frozen features that a quick probe finds near chance. A refusal records no run."""
     config.validate()
     preflight.check_trainable(project, config)
     resolve_device(config.device)  # an unknown or absent device is refused before a run exists
+    data = None
+    if check_features:
+        data = yield from load_run_data(project, config, cancel)
+        preflight.check_features(data, config)
     record = create_run(project, config)
-    return (yield from _execute(project, record, cancel, on_epoch, concepts, None, check_features))
+    return (yield from _execute(project, record, cancel, on_epoch, concepts, None, data))
 
 
 start_run = train_run
@@ -98,13 +102,13 @@ def _execute(
     on_epoch: EpochCallback | None,
     concepts: list[ConceptExemplars] | None,
     dist: DistContext | None,
-    check_features: bool = False,
+    data: TrainData | None = None,
 ) -> Job[RunResult]:
+    """Train ``record`` to its end; ``data``: its inputs when the caller has loaded them."""
     config = record.config
     try:
-        data = yield from load_run_data(project, config, cancel)
-        if check_features:
-            preflight.check_features(data, config)
+        if data is None:
+            data = yield from load_run_data(project, config, cancel)
         if config.method == "disc" and concepts is None:
             concepts = discovered_concepts(project, data)
         outcome = yield from fit(

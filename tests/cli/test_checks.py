@@ -123,6 +123,8 @@ def test_a_head_on_features_near_chance_is_refused_naming_cnn(
     err = capsys.readouterr().err
     assert "cannot tell these classes apart" in err and "--backbone cnn" in err
     assert "--skip-feature-check" in err and err.count("\n") == 1
+    assert main(["runs", folder]) == 0
+    assert "No runs yet." in capsys.readouterr().out  # a refusal leaves no failed run behind
     use_embeddings(monkeypatch, _features(labels, informative=True))
     assert main(["train", folder, "--epochs", "2"]) == 0
     out, err = capsys.readouterr()

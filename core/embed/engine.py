@@ -132,7 +132,7 @@ def embed_project(
     dataset = project.dataset  # type: ignore[attr-defined]
     paths = dataset.table["path"].astype(str).tolist()
     files = [str(dataset.root / p) for p in paths]
-    sizes, mtimes = yield from _fingerprint(files, cancel)
+    sizes, mtimes = yield from file_fingerprints(files, cancel)
     info = resolve_model(model_name)
     folder = model_folder(project.embeddings_dir, info.model_id)  # type: ignore[attr-defined]
     cached, parts = read_cache(folder), read_parts(folder)
@@ -150,7 +150,7 @@ def embed_project(
     loaded: LoadedModel | None = None
     if len(todo) or (cached is None and parts is None):  # else the model gives the dimension
         yield Progress(0, len(todo), f"loading {info.display_name}")
-        loaded = _engine_model(model_name, info.model_id, device)
+        loaded = engine_model(model_name, info.model_id, device)
     dim = loaded.embed_dim if loaded is not None else next(c.dim for c, _ in sources)
     index = _start_index(wanted, sources, missing)
     writer = CacheWriter(folder, len(paths), dim)
@@ -261,7 +261,7 @@ def _embed_batches(
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-def _fingerprint(files: list[str], cancel: CancelToken) -> Job[tuple[np.ndarray, np.ndarray]]:
+def file_fingerprints(files: list[str], cancel: CancelToken) -> Job[tuple[np.ndarray, np.ndarray]]:
     """(size, mtime_ns) of every file; -1 for files that are gone."""
     sizes = np.full(len(files), -1, dtype=np.int64)
     mtimes = np.full(len(files), -1, dtype=np.int64)
@@ -358,7 +358,7 @@ def _copy_reused(target: np.ndarray, cached: CachedEmbeddings, rows: np.ndarray)
         target[part] = cached.vectors[rows[part]]
 
 
-def _engine_model(model_name: str, model_id: str, device: str | None) -> LoadedModel:
+def engine_model(model_name: str, model_id: str, device: str | None) -> LoadedModel:
     key = (model_id, str(resolve_device(device)))
     if key not in _ENGINE_MODELS:
         _ENGINE_MODELS[key] = load_model(model_name, device)

@@ -30,10 +30,10 @@ import torch.distributed as tdist
 from debias_studio.core.data.rootpaths import DatasetRoot
 from debias_studio.core.embed.cache import model_folder, read_cache, read_parts, write_part
 from debias_studio.core.embed.engine import (
-    _engine_model,
-    _fingerprint,
     embed_files,
     embed_project,
+    engine_model,
+    file_fingerprints,
     known_rows,
 )
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, run_quiet
@@ -70,7 +70,7 @@ def embed_shard(
     paths = project.dataset.table["path"].astype(str).tolist()
     files = [str(project.dataset.root / p) for p in paths]
     root = DatasetRoot.of(project.dataset.root)  # every open passes its containment check
-    sizes, mtimes = yield from _fingerprint(files, cancel)
+    sizes, mtimes = yield from file_fingerprints(files, cancel)
     wanted = pd.DataFrame({"path": paths, "size": sizes, "mtime_ns": mtimes})
     folder = model_folder(project.embeddings_dir, resolve_model(model_name).model_id)
     sources = known_rows([read_cache(folder), read_parts(folder)], wanted)
@@ -80,7 +80,7 @@ def embed_shard(
     mine = np.flatnonzero(~known & (sizes >= 0))[rank::world]
     if not len(mine):
         return 0
-    loaded = _engine_model(model_name, resolve_model(model_name).model_id, device)
+    loaded = engine_model(model_name, resolve_model(model_name).model_id, device)
     for start in range(0, len(mine), part_size):
         chunk = mine[start : start + part_size]
         part, vectors = yield from _embed_part(

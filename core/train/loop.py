@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,17 @@ from debias_studio.core.train.backbones import build_classifier
 from debias_studio.core.train.config import MIN_GROUP_SIZE, TrainConfig
 from debias_studio.core.train.data import TrainData
 from debias_studio.core.train.frozen import FrozenPipeline, freeze_run_data, is_frozen
-from debias_studio.core.train.methods.base import Batch
+from debias_studio.core.train.methods.base import Batch, Method
 from debias_studio.core.train.methods.disc import ConceptExemplars
 from debias_studio.core.train.methods.registry import make_method
 from debias_studio.core.train.metrics import group_metrics, selection_score
-from debias_studio.core.train.runs import BEST, load_checkpoint, save_checkpoint, save_weights
+from debias_studio.core.train.runs import (
+    BEST,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    save_weights,
+)
 
 EpochCallback = Callable[[dict[str, Any]], None]
 HISTORY_KEYS = ("avg_acc", "worst_group_acc", "worst_group_acc_raw", "unbiased_acc")
@@ -69,6 +76,91 @@ def fit(
     """Train on ``data`` and return metrics of the best-on-validation model. With ``run_folder``,
     checkpoint every epoch there and resume from the checkpoint found there."""
     torch.manual_seed(config.seed)
+    setup = yield from _set_up(data, config, cancel, dist, concepts)
+    standing = _resume(setup, run_folder)
+    schedule = _Schedule.of(setup, config)
+    steps = _StepRecord()
+    for epoch in range(standing.start_epoch, config.epochs):
+        epoch_loss = yield from _train_epoch(setup, schedule, epoch, steps, cancel, dist)
+        entry, val = _close_epoch(
+            setup, epoch, epoch_loss / schedule.steps, standing, run_folder, dist
+        )
+        if on_epoch is not None:
+            on_epoch(entry)
+        yield Progress(
+            (epoch + 1) * schedule.steps,
+            schedule.total,
+            f"epoch {epoch + 1}: val worst-group {val['worst_group_acc']:.3f} "
+            f"avg {val['avg_acc']:.3f}",
+        )
+    return _outcome(setup, standing, steps)
+
+
+@dataclass
+class _Setup:
+    """What a fit trains: the run's data (as features when the tower is frozen), the model and
+    its method, optimiser and precision on the chosen device."""
+
+    config: TrainConfig
+    data: TrainData
+    device: torch.device
+    model: nn.Module
+    tower: nn.Module | None
+    method: Method
+    plain_nets: dict[str, nn.Module]
+    """The method's networks before any DDP wrapping: what checkpoints save and load."""
+    optimizer: torch.optim.Optimizer
+    autocast: Callable[[], AbstractContextManager[Any]]
+    scaler: Any
+    """A torch.amp.GradScaler, typed Any as _precision returns it: torch's stubs leave
+    ``Tensor.backward`` untyped, which strict mypy refuses to call on a typed tensor."""
+
+
+@dataclass
+class _Standing:
+    """Where training stands: the next epoch, the history so far and the best epoch's weights."""
+
+    start_epoch: int
+    history: list[dict[str, Any]]
+    best: dict[str, Any]
+    best_state: dict[str, torch.Tensor]
+
+
+@dataclass
+class _Schedule:
+    """The training ids, their sampling weights and how many steps an epoch and the run take."""
+
+    train_ids: np.ndarray
+    weights: np.ndarray | None
+    steps: int
+    total: int
+
+    @classmethod
+    def of(cls, setup: _Setup, config: TrainConfig) -> _Schedule:
+        train_ids = setup.data.indices("train")
+        weights = setup.method.sample_weights()
+        batch_size = config.batch_size
+        steps = max(1, len(train_ids) // batch_size) if len(train_ids) >= batch_size else 1
+        return cls(train_ids, weights, steps, steps * config.epochs)
+
+
+@dataclass
+class _StepRecord:
+    """Every optimiser step's loss (averaged over ranks) and the method's logged terms."""
+
+    losses: list[float] = field(default_factory=list)
+    logs: list[dict[str, float]] = field(default_factory=list)
+
+
+def _set_up(
+    data: TrainData,
+    config: TrainConfig,
+    cancel: CancelToken,
+    dist: DistContext | None,
+    concepts: list[ConceptExemplars] | None,
+) -> Job[_Setup]:
+    """Build the classifier on the configured device; with a frozen tower, run it once over the
+    images and train a head on its features instead. Then the method, DDP and the optimiser."""
     device = resolve_device(config.device)
     model = build_classifier(
         config.backbone,
@@ -91,93 +183,123 @@ def fit(
         _wrap_ddp(method, device)
     optimizer = torch.optim.Adam(method.param_groups(), weight_decay=config.weight_decay)
     autocast, scaler = _precision(device)
+    return _Setup(
+        config, data, device, model, tower, method, plain_nets, optimizer, autocast, scaler
+    )
 
-    start_epoch, history = 0, []
-    best: dict[str, Any] = {"score": None, "epoch": -1}
-    best_state = copy.deepcopy(model.state_dict())
-    resumed = load_checkpoint(run_folder, plain_nets, optimizer) if run_folder else None
-    if resumed is not None and run_folder is not None:
-        method_state, meta = resumed
-        method.load_state(method_state)
-        start_epoch, history, best = meta["epoch"] + 1, meta["history"], meta["best"]
-        if (run_folder / BEST).is_file():
-            from debias_studio.core.train.runs import load_weights
 
-            best_state = load_weights(run_folder / BEST)
+def _resume(setup: _Setup, run_folder: Path | None) -> _Standing:
+    """A fresh start, or the epoch, history and best weights of the checkpoint in ``run_folder``
+    (loading the networks', optimiser's and method's state on the way)."""
+    best_state = copy.deepcopy(setup.model.state_dict())
+    standing = _Standing(0, [], {"score": None, "epoch": -1}, best_state)
+    if run_folder is None:
+        return standing
+    resumed = load_checkpoint(run_folder, setup.plain_nets, setup.optimizer)
+    if resumed is None:
+        return standing
+    method_state, meta = resumed
+    setup.method.load_state(method_state)
+    standing.start_epoch = meta["epoch"] + 1
+    standing.history, standing.best = meta["history"], meta["best"]
+    if (run_folder / BEST).is_file():
+        standing.best_state = load_weights(run_folder / BEST)
+    return standing
 
-    train_ids = data.indices("train")
-    weights = method.sample_weights()
-    batch_size = config.batch_size
-    steps = max(1, len(train_ids) // batch_size) if len(train_ids) >= batch_size else 1
-    total = steps * config.epochs
-    step_losses: list[float] = []
-    step_logs: list[dict[str, float]] = []
-    for epoch in range(start_epoch, config.epochs):
-        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        order = _epoch_order(train_ids, weights, gen)
-        for net in method.nets.values():
-            net.train()
-        method.start_epoch(epoch)
-        epoch_loss = 0.0
-        for step in range(steps):
-            cancel.raise_if_cancelled()
-            ids = order[step * batch_size : (step + 1) * batch_size]
-            if dist is not None:
-                ids = ids[dist.rank :: dist.world]
-            batch = make_batch(data, ids, device)
-            with autocast():
-                loss, logs = method.loss(batch, gen)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            value = _mean_over_ranks(float(loss.detach()), dist, device)
-            step_losses.append(value)
-            step_logs.append(logs)
-            epoch_loss += value
-            done = epoch * steps + step + 1
-            yield Progress(done, total, f"epoch {epoch + 1}/{config.epochs} loss {value:.4f}")
-        val = evaluate(model, data, "val", device, config.min_group_size)
-        score = selection_score(val)
-        entry = {
-            "epoch": epoch,
-            "loss": epoch_loss / steps,
-            "val": {k: val[k] for k in HISTORY_KEYS},
-            "val_per_group": {
-                g: {"acc": r["acc"], "n": r["n"]} for g, r in val["per_group"].items()
-            },
-        }
-        history.append(entry)
-        if best["score"] is None or score > best["score"]:
-            best = {"score": score, "epoch": epoch}
-            best_state = copy.deepcopy(model.state_dict())
-            if run_folder is not None and (dist is None or dist.is_main):
-                save_weights(run_folder / BEST, best_state)
-        if run_folder is not None and (dist is None or dist.is_main):
-            meta = {"epoch": epoch, "history": history, "best": best}
-            save_checkpoint(run_folder, plain_nets, optimizer, method.state(), meta)
-        if on_epoch is not None:
-            on_epoch(entry)
-        yield Progress(
-            (epoch + 1) * steps,
-            total,
-            f"epoch {epoch + 1}: val worst-group {val['worst_group_acc']:.3f} "
-            f"avg {val['avg_acc']:.3f}",
-        )
-    model.load_state_dict(best_state)
+
+def _train_epoch(
+    setup: _Setup,
+    schedule: _Schedule,
+    epoch: int,
+    record: _StepRecord,
+    cancel: CancelToken,
+    dist: DistContext | None,
+) -> Job[float]:
+    """One epoch of steps, in the order seeded by (seed, epoch); returns its summed loss."""
+    config = setup.config
+    gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    order = _epoch_order(schedule.train_ids, schedule.weights, gen)
+    for net in setup.method.nets.values():
+        net.train()
+    setup.method.start_epoch(epoch)
+    epoch_loss = 0.0
+    for step in range(schedule.steps):
+        cancel.raise_if_cancelled()
+        ids = order[step * config.batch_size : (step + 1) * config.batch_size]
+        if dist is not None:
+            ids = ids[dist.rank :: dist.world]
+        value, logs = _train_step(setup, ids, gen, dist)
+        record.losses.append(value)
+        record.logs.append(logs)
+        epoch_loss += value
+        done = epoch * schedule.steps + step + 1
+        yield Progress(done, schedule.total, f"epoch {epoch + 1}/{config.epochs} loss {value:.4f}")
+    return epoch_loss
+
+
+def _train_step(
+    setup: _Setup, ids: np.ndarray, gen: torch.Generator, dist: DistContext | None
+) -> tuple[float, dict[str, float]]:
+    """One optimiser step on the batch ``ids``: its loss averaged over ranks, and its logs."""
+    batch = make_batch(setup.data, ids, setup.device)
+    with setup.autocast():
+        loss, logs = setup.method.loss(batch, gen)
+    setup.optimizer.zero_grad(set_to_none=True)
+    setup.scaler.scale(loss).backward()
+    setup.scaler.step(setup.optimizer)
+    setup.scaler.update()
+    return _mean_over_ranks(float(loss.detach()), dist, setup.device), logs
+
+
+def _close_epoch(
+    setup: _Setup,
+    epoch: int,
+    mean_loss: float,
+    standing: _Standing,
+    run_folder: Path | None,
+    dist: DistContext | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate, keep the weights when the epoch is the best so far, and checkpoint (on the main
+    rank); returns the epoch's history entry and its validation metrics."""
+    config = setup.config
+    val = evaluate(setup.model, setup.data, "val", setup.device, config.min_group_size)
+    score = selection_score(val)
+    entry = {
+        "epoch": epoch,
+        "loss": mean_loss,
+        "val": {k: val[k] for k in HISTORY_KEYS},
+        "val_per_group": {g: {"acc": r["acc"], "n": r["n"]} for g, r in val["per_group"].items()},
+    }
+    standing.history.append(entry)
+    folder = run_folder if dist is None or dist.is_main else None  # only the main rank writes
+    if standing.best["score"] is None or score > standing.best["score"]:
+        standing.best = {"score": score, "epoch": epoch}
+        standing.best_state = copy.deepcopy(setup.model.state_dict())
+        if folder is not None:
+            save_weights(folder / BEST, standing.best_state)
+    if folder is not None:
+        meta = {"epoch": epoch, "history": standing.history, "best": standing.best}
+        save_checkpoint(folder, setup.plain_nets, setup.optimizer, setup.method.state(), meta)
+    return entry, val
+
+
+def _outcome(setup: _Setup, standing: _Standing, record: _StepRecord) -> FitOutcome:
+    """Load the best epoch's weights and measure them on validation and (once) on test."""
+    config, model, data, device = setup.config, setup.model, setup.data, setup.device
+    model.load_state_dict(standing.best_state)
     test = len(data.indices("test")) > 0
     metrics = {
         "val": evaluate(model, data, "val", device, config.min_group_size),
         "test": evaluate(model, data, "test", device, config.min_group_size) if test else None,
-        "best_epoch": best["epoch"],
+        "best_epoch": standing.best["epoch"],
         "selection": (
             f"validation worst-group accuracy over groups of at least {config.min_group_size} "
             "images (all groups when none is that large), ties by average accuracy"
         ),
-        "history": history,
+        "history": standing.history,
     }
-    final = model if tower is None else FrozenPipeline(tower, model)
-    return FitOutcome(metrics, history, step_losses, step_logs, final)
+    final = model if setup.tower is None else FrozenPipeline(setup.tower, model)
+    return FitOutcome(metrics, standing.history, record.losses, record.logs, final)
 
 
 def make_batch(data: TrainData, ids: np.ndarray, device: torch.device) -> Batch:

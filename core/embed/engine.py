@@ -18,6 +18,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -143,51 +144,101 @@ def embed_project(
 
     sources = known_rows([cached, parts], wanted)
     missing = sizes < 0
-    known = np.zeros(len(paths), dtype=bool)
-    for _, rows in sources:
-        known |= rows >= 0
-    todo = np.flatnonzero(~known & ~missing)
+    plan = _Plan(
+        paths, sources, _start_index(wanted, sources, missing), _rows_to_embed(sources, missing)
+    )
     loaded: LoadedModel | None = None
-    if len(todo) or (cached is None and parts is None):  # else the model gives the dimension
-        yield Progress(0, len(todo), f"loading {info.display_name}")
+    if len(plan.todo) or (cached is None and parts is None):  # else the model gives the dimension
+        yield Progress(0, len(plan.todo), f"loading {info.display_name}")
         loaded = engine_model(model_name, info.model_id, device)
     dim = loaded.embed_dim if loaded is not None else next(c.dim for c, _ in sources)
-    index = _start_index(wanted, sources, missing)
-    writer = CacheWriter(folder, len(paths), dim)
+    result = yield from _write_generation(
+        CacheWriter(folder, len(paths), dim),
+        plan,
+        loaded,
+        dataset.root,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        cancel=cancel,
+    )
+    return _as_set(info.model_id, result, computed=len(plan.todo))
+
+
+@dataclass
+class _Plan:
+    """One embedding job's work: the image paths, the cached sources and each path's row there,
+    the new generation's index (reused rows filled in) and the rows still to embed."""
+
+    paths: list[str]
+    sources: list[tuple[CachedEmbeddings, np.ndarray]]
+    index: pd.DataFrame
+    todo: np.ndarray
+
+
+def _rows_to_embed(
+    sources: list[tuple[CachedEmbeddings, np.ndarray]], missing: np.ndarray
+) -> np.ndarray:
+    """The rows no source holds, less the files that are missing."""
+    known = np.zeros(len(missing), dtype=bool)
+    for _, rows in sources:
+        known |= rows >= 0
+    return np.flatnonzero(~known & ~missing)
+
+
+def _write_generation(
+    writer: CacheWriter,
+    plan: _Plan,
+    loaded: LoadedModel | None,
+    root: Path,
+    *,
+    batch_size: int,
+    num_workers: int | None,
+    cancel: CancelToken,
+) -> Job[CachedEmbeddings]:
+    """Fill the next cache generation (reused vectors copied, the rest embedded) and commit it,
+    merging away the parts of torchrun ranks. A cancel commits what was computed, so the next run
+    continues from there; any other failure leaves the previous generation as it was."""
     try:
-        for source, rows in sources:
+        for source, rows in plan.sources:
             _copy_reused(writer.vectors, source, rows)
-        if len(todo):
+        if len(plan.todo):
             assert loaded is not None
-
-            def sink(pos: np.ndarray, vecs: np.ndarray, codes: list[str], notes: list[str]) -> None:
-                ids = todo[pos]
-                ok = np.array([c == "" for c in codes], dtype=bool)
-                writer.vectors[ids] = np.where(ok[:, None], vecs, 0).astype(np.float16)
-                index.loc[ids, "valid"] = ok
-                index.loc[ids, "problem"] = codes
-                index.loc[ids, "detail"] = notes
-                index.loc[ids, "done"] = True
-
             yield from embed_files(
-                [paths[i] for i in todo],
+                [plan.paths[i] for i in plan.todo],
                 loaded,
-                sink,
+                _index_sink(writer, plan),
                 batch_size=batch_size,
                 num_workers=num_workers,
                 cancel=cancel,
-                root=DatasetRoot.of(dataset.root),
+                root=DatasetRoot.of(root),
             )
     except JobCancelled:
-        writer.commit(index)  # keep what was computed; the next run continues from there
-        remove_parts(folder)
+        writer.commit(plan.index)  # keep what was computed; the next run continues from there
+        remove_parts(writer.folder)
         raise
     except BaseException:
         writer.abort()
         raise
-    result = writer.commit(index)
-    remove_parts(folder)  # merged into the generation just committed
-    return _as_set(info.model_id, result, computed=len(todo))
+    result = writer.commit(plan.index)
+    remove_parts(writer.folder)  # merged into the generation just committed
+    return result
+
+
+def _index_sink(writer: CacheWriter, plan: _Plan) -> BatchSink:
+    """Where embedded batches go: vectors into the writer (zeros for undecodable images), their
+    validity and problems into the plan's index."""
+    todo, index = plan.todo, plan.index
+
+    def sink(pos: np.ndarray, vecs: np.ndarray, codes: list[str], notes: list[str]) -> None:
+        ids = todo[pos]
+        ok = np.array([c == "" for c in codes], dtype=bool)
+        writer.vectors[ids] = np.where(ok[:, None], vecs, 0).astype(np.float16)
+        index.loc[ids, "valid"] = ok
+        index.loc[ids, "problem"] = codes
+        index.loc[ids, "detail"] = notes
+        index.loc[ids, "done"] = True
+
+    return sink
 
 
 def embed_files(

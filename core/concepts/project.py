@@ -138,25 +138,13 @@ def discover(
     ``cleaned``: leave out the images the user excluded and use the labels they gave (relabels);
     False looks at the dataset as it was imported.
     """
-    from debias_studio.core.embed.engine import cached_or_embedded
-
     bank = resolve_bank(project, concepts)
     dataset = project.dataset
     _check_labels(dataset, split)
     if run_id is not None and probabilities is None:
         probabilities = run_probabilities(project, run_id)
-    embeddings = yield from delegate(
-        cached_or_embedded(project, model_name, device=device, cancel=cancel), 0, 40, 100
-    )
-    yield Progress(40, 100, f"embedding {len(bank)} concepts")
-    model = LazyModel(model_name, device)
-    vectors = concept_vectors(project, bank, model, embeddings)
-    cancel.raise_if_cancelled()
-    rows = _scope(dataset, embeddings, split, probabilities)
-    labels = dataset.labels
-    if cleaned:
-        rows = rows[~excluded_mask(project)[rows]]
-        labels = final_label_codes(project)
+    embeddings, vectors = yield from _embedded_inputs(project, bank, model_name, device, cancel)
+    rows, labels = _rows_and_labels(project, embeddings, split, probabilities, cleaned)
     result = yield from delegate(
         discover_arrays(
             embeddings.vectors,
@@ -181,6 +169,41 @@ def discover(
     if store:
         store_discovery(project, result)
     return result
+
+
+def _embedded_inputs(
+    project: Any, bank: ConceptBank, model_name: str, device: str | None, cancel: CancelToken
+) -> Job[tuple[Any, np.ndarray]]:
+    """The images' embeddings (cached or computed now: the first 40% of the progress) and the
+    bank's concept vectors in the same space."""
+    from debias_studio.core.embed.engine import cached_or_embedded
+
+    embeddings = yield from delegate(
+        cached_or_embedded(project, model_name, device=device, cancel=cancel), 0, 40, 100
+    )
+    yield Progress(40, 100, f"embedding {len(bank)} concepts")
+    model = LazyModel(model_name, device)
+    vectors = concept_vectors(project, bank, model, embeddings)
+    cancel.raise_if_cancelled()
+    return embeddings, vectors
+
+
+def _rows_and_labels(
+    project: Any,
+    embeddings: Any,
+    split: str,
+    probabilities: np.ndarray | None,
+    cleaned: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows discovery looks at and every image's label code: when ``cleaned``, without the
+    images the user excluded and with the labels they gave."""
+    dataset = project.dataset
+    rows = _scope(dataset, embeddings, split, probabilities)
+    labels = dataset.labels
+    if cleaned:
+        rows = rows[~excluded_mask(project)[rows]]
+        labels = final_label_codes(project)
+    return rows, labels
 
 
 def _check_labels(dataset: Any, split: str) -> None:

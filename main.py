@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["gui", *sys.argv[1:]]))

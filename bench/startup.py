@@ -38,7 +38,7 @@ PROBE = ROOT / "gui" / "startup_probe.py"
 BASELINE_WINDOW = """
 import importlib.util, sys
 from pathlib import Path
-from debias_studio.cli import build_parser
+from debias_studio.cli.main import build_parser
 args = build_parser().parse_args(["gui", sys.argv[1]])
 from debias_studio.gui.app import application
 app = application()
@@ -55,7 +55,7 @@ sys.exit(app.exec())
 BASELINE_BAD_PATH = """
 import sys, time
 from pathlib import Path
-from debias_studio.cli import build_parser
+from debias_studio.cli.main import build_parser
 args = build_parser().parse_args(["gui", sys.argv[1]])
 from debias_studio.gui.app import application
 app = application()
@@ -72,7 +72,7 @@ sys.exit(app.exec())
 
 
 def cli(python: str) -> list[str]:
-    return [python, "-c", "import sys; from debias_studio.cli import main; sys.exit(main())"]
+    return [python, "-c", "import sys; from debias_studio.cli.main import main; sys.exit(main())"]
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:

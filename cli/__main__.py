@@ -1,5 +1,5 @@
 import sys
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 
 sys.exit(main())

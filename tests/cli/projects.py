@@ -16,7 +16,7 @@ from debias_studio.core.data.dataset import Dataset, DatasetSpec
 from debias_studio.core.store.project import Project
 
 HEAVY_MODULES = ("torch", "pandas", "open_clip", "sklearn", "PySide6")
-CLI = "import sys; from debias_studio.cli import main; sys.exit(main(sys.argv[1:]))"
+CLI = "import sys; from debias_studio.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
 
 def table_project(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import debias_studio.core.embed.engine as embed
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 from debias_studio.core.store.confounders import read_rows
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import list_runs

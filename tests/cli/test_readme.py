@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from debias_studio.cli import build_parser
+from debias_studio.cli.main import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 SET_UP = (

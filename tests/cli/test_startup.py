@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from debias_studio.cli import build_parser
+from debias_studio.cli.main import build_parser
 from debias_studio.core.train.config import BACKBONES, METHODS
 from tests.cli.projects import HEAVY_MODULES, clean_env
 
@@ -18,7 +18,7 @@ IMPORTED = (
     "import atexit, sys\n"
     "atexit.register(lambda: sys.stderr.write('\\nIMPORTED ' + repr(sorted("
     f"m for m in {HEAVY_MODULES!r} if m in sys.modules))))\n"
-    "from debias_studio.cli import main\n"
+    "from debias_studio.cli.main import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
 

@@ -176,7 +176,7 @@ def test_group_matrix_by_hand() -> None:
 
 
 def test_cli_confounder_commands(synthetic: dict, capsys: pytest.CaptureFixture) -> None:  # noqa: F811
-    from debias_studio.cli import main
+    from debias_studio.cli.main import main
 
     folder = str(synthetic["project"].folder)
     assert main(["confounder", "add", folder, "--name", "hue", "--column", "color"]) == 0

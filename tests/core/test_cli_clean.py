@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 from debias_studio.core.annotate.confounders import add_confounder
 from debias_studio.core.demo.project import create_demo_project
 from debias_studio.core.jobs import run_quiet

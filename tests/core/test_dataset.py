@@ -204,7 +204,7 @@ def test_project_round_trip_keeps_table_classes_and_problems(tmp_path: Path) -> 
 def test_cli_new_and_info_json_report_counts_and_problems(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from debias_studio.cli import main
+    from debias_studio.cli.main import main
 
     write_classes(tmp_path / "imgs", {"cat": 3, "dog": 3})
     (tmp_path / "imgs" / "dog" / "zero.jpg").write_bytes(b"")

@@ -184,7 +184,7 @@ def test_cancelling_stops_before_a_manifest_is_written(tmp_path: Path) -> None:
 
 
 def test_cli_demo_takes_a_size_per_class(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from debias_studio.cli import main
+    from debias_studio.cli.main import main
 
     assert main(["demo", str(tmp_path / "small"), "--per-class", "12"]) == 0
     # 120 digits: the training ones drawn once, the held-out ones in up to 6 colours each

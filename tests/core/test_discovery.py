@@ -165,7 +165,7 @@ def test_bad_concept_files_change_nothing(synthetic: dict, tmp_path) -> None:  #
 
 
 def test_cli_discover_writes_ranked_rows(synthetic: dict, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    from debias_studio.cli import main
+    from debias_studio.cli.main import main
 
     bank = ConceptBank(categories={"colour": COLOURS, "shape": OBJECTS, "other": DISTRACTORS})
     bank.save(tmp_path / "bank.json")

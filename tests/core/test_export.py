@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from scipy.ndimage import binary_erosion
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 from debias_studio.core.annotate.confounders import add_confounder, get_confounder
 from debias_studio.core.annotate.groups import group_matrix
 from debias_studio.core.annotate.overrides import assignments

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import debias_studio.core.export.frame as frame_module
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 from debias_studio.core.annotate.groups import group_matrix
 from debias_studio.core.errors import StudioError
 from debias_studio.core.export import report_figures as draw

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 from debias_studio.core.annotate.confounders import add_confounder
 from debias_studio.core.data.csv_cells import (
     FORMULA_START,

@@ -94,7 +94,7 @@ def test_a_frozen_tower_renders_counterfactuals_once_and_trains_the_head() -> No
 def test_cli_trains_a_cure_on_the_efficientnet_backbone(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from debias_studio.cli import main
+    from debias_studio.cli.main import main
     from tests.core.train_fixtures import shapes_project
 
     shapes_project(tmp_path, n_train=30, n_eval=12, size=16).close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 from debias_studio.core.errors import JobCancelled
 from debias_studio.core.jobs import CancelToken, run_quiet
 from debias_studio.core.store.project import Project

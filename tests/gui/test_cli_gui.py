@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import debias_studio.gui.app
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 
 
 def test_gui_command_passes_project_and_demo(monkeypatch, tmp_path: Path) -> None:

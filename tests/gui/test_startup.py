@@ -76,7 +76,7 @@ def test_the_probe_reports_the_first_paints(tmp_path: Path, tiny_project: Path) 
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         DEBIAS_STUDIO_DATA=str(tmp_path / "data"),
     )
-    code = "import sys; from debias_studio.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from debias_studio.cli.main import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run(
         [sys.executable, "-c", code, "gui", str(tiny_project)],
         env=env,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 from debias_studio.core.annotate.confounders import list_confounders
 from debias_studio.core.data import memory
 from debias_studio.core.store import project as project_module

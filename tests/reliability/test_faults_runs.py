@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 from debias_studio.core.store.project import Project
 from debias_studio.core.store.runs import list_runs
 from tests.reliability.faults_fixtures import copy_project, make_demo_project, start_dying_run

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 from debias_studio.core.annotate.confounders import list_confounders
 from debias_studio.core.data.summary import summarize
 from debias_studio.core.demo.files import MANIFEST_NAME

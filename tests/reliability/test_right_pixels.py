@@ -32,7 +32,7 @@ def wide_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_png16(base / "data" / "a" / "rgb16.png", np.broadcast_to(RGB16, (16, 16, 3)))
     write_float_tiff(base / "data" / "a" / "float.tif", np.full((16, 16), 0.25))
     write_turned_jpeg(base / "data" / "a" / "turned.jpg")
-    from debias_studio.cli import main
+    from debias_studio.cli.main import main
 
     assert main(["new", str(base / "project"), "--images", str(base / "data")]) == 0
     return base / "project"

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from debias_studio.cli import main
+from debias_studio.cli.main import main
 
 _RECORDING: list[list[str]] = []
 

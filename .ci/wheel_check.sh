@@ -88,6 +88,10 @@ assert bank.is_file(), bank
 print("wheel check: imported from", Path(debias_studio.core.__file__).parent)
 EOF
 studio="$work/venv/bin/debias-studio"
+# the console script (debias_studio.cli.main:main) runs, and --version reads pyproject's version
+version="$(python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$checkout/pyproject.toml")"
+test "$("$studio" --version)" = "debias-studio $version"
+echo "wheel check: debias-studio $version"
 "$studio" demo project --per-class 20
 "$studio" embed project
 "$studio" discover project --json rows.json

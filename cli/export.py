@@ -27,7 +27,7 @@ EXPORT_DESCRIPTION = """
 Write the cleaned dataset to a new folder. Formats: 'manifest' (CSV and Parquet with
 groups, annotations, original and final labels, the chosen run's predictions and the
 exclusions), 'imagefolder' (split/class/file tree; excluded images apart), 'huggingface'
-(per-split folders with metadata.csv/.jsonl), 'balanced' (a group-balanced subset with a
+(per-split folders with metadata.jsonl), 'balanced' (a group-balanced subset with a
 Waterbirds-style metadata.csv; its group sizes are printed first and a degenerate one is
 refused), 'counterfactuals' (the images with their confounder changed) and 'report' (a
 self-contained HTML page). The default export stands on its own and re-opens with

@@ -45,7 +45,7 @@ FORMAT_LABELS = {
     ),
     "huggingface": (
         "Hugging Face imagefolder",
-        "Per-split folders with metadata.csv and metadata.jsonl for datasets.load_dataset.",
+        "Per-split folders with metadata.jsonl, as datasets.load_dataset('imagefolder') reads.",
     ),
     "balanced": (
         "Group-balanced subset",

@@ -1,13 +1,18 @@
 """The kept images as a Hugging Face ``datasets`` imagefolder: ``huggingface/<split>/<class>/``.
 
 Each split folder (``train``, ``validation``, ``test``: the names ``datasets`` maps to its splits)
-holds ``metadata.csv`` and ``metadata.jsonl`` whose ``file_name`` is relative to that folder, as
+holds ``metadata.jsonl`` whose ``file_name`` is relative to that folder, as
 ``load_dataset("imagefolder", data_dir=OUT/huggingface)`` expects; the other columns (label,
-confounders, group, bias, prediction, ...) become the dataset's features.
+confounders, group, bias, prediction, ...) become the dataset's features. One metadata file per
+folder, JSON Lines only: ``datasets`` refuses a folder holding both ``metadata.csv`` and
+``metadata.jsonl`` ("metadata files with different extensions"), and JSON keeps the exact text
+and types (a class ``0`` stays the string "0"; a CSV cell would be neutralised against formulas
+and read back as a number). The export's ``manifest.csv`` is the CSV view of the same rows.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +47,9 @@ def hf_tables(metadata: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
             f"{FOLDER}/{folder}/metadata",
             rows.drop(columns=["split_folder"]).reset_index(drop=True),
         )
+
+
+def as_jsonl(rows: pd.DataFrame) -> str:
+    """``rows`` as JSON Lines (one object per image, the exact text of every cell)."""
+    lines = [json.dumps(record, ensure_ascii=False) for record in rows.to_dict("records")]
+    return "\n".join(lines) + "\n"

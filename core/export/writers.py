@@ -30,7 +30,7 @@ from debias_studio.core.export.balanced import (
 from debias_studio.core.export.counterfactual_images import export_counterfactuals, render_fills
 from debias_studio.core.export.frame import ExportFrame
 from debias_studio.core.export.huggingface import FOLDER as HF_FOLDER
-from debias_studio.core.export.huggingface import hf_plan, hf_tables
+from debias_studio.core.export.huggingface import as_jsonl, hf_plan, hf_tables
 from debias_studio.core.export.layout import FOLDER as TREE_FOLDER
 from debias_studio.core.export.layout import imagefolder_plan, place_files
 from debias_studio.core.export.manifest import write_table
@@ -140,9 +140,8 @@ def write_huggingface(context: ExportContext, start: int, span: int) -> Job[None
     count = yield from delegate(job, start, span, 100)
     written = [HF_FOLDER]
     for relative, rows in hf_tables(table):
-        written += write_table(target, rows, relative, parquet=False)
-        lines = [json.dumps(record, ensure_ascii=False) for record in rows.to_dict("records")]
-        target.write_text(f"{relative}.jsonl", "\n".join(lines) + "\n")
+        target.write_text(f"{relative}.jsonl", as_jsonl(rows))
+        written.append(f"{relative}.jsonl")
     context.result.files["huggingface"] = written
     context.result.details["huggingface"] = {"files": count, "images": len(table)}
 

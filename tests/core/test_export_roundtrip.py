@@ -122,14 +122,41 @@ def test_hugging_face_imagefolder_layout(source, tmp_path) -> None:
     rows = 0
     for split in ("train", "validation", "test"):
         folder = out / "huggingface" / split
-        metadata = pd.read_csv(folder / "metadata.csv", keep_default_na=False)
-        lines = (folder / "metadata.jsonl").read_text().splitlines()
-        assert len(lines) == len(metadata) and json.loads(lines[0])["file_name"]
+        metadata = pd.read_json(folder / "metadata.jsonl", lines=True, dtype=False)
+        assert not (folder / "metadata.csv").exists()  # datasets refuses two metadata kinds
         assert metadata.columns[0] == "file_name" and "label" in metadata.columns
         assert all((folder / name).is_file() for name in metadata["file_name"])
         assert not set(metadata["image_id"]) & set(EXCLUDED)
+        assert set(metadata["split"]) == {split}
         rows += len(metadata)
     assert rows == n_kept
+
+
+def test_hugging_face_export_loads_with_datasets(source, relabels, tmp_path, monkeypatch):
+    """What people do with it: ``datasets.load_dataset("imagefolder", data_dir=...)`` gives the
+    kept images per split with the final and original labels, groups and the other columns."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    out = tmp_path / "hf"
+    with Project.open(source) as project:
+        run_quiet(export_project(project, out, "huggingface"))
+        frame = build_frame(project).table.set_index("image_id")
+    loaded = datasets.load_dataset(
+        "imagefolder", data_dir=str(out / "huggingface"), cache_dir=str(tmp_path / "cache")
+    )
+    assert sorted(loaded) == ["test", "train", "validation"]
+    kept = frame[~frame["excluded"]]
+    names = {"train": "train", "validation": "val", "test": "test"}
+    assert sum(len(part) for part in loaded.values()) == len(kept)
+    for split, part in loaded.items():
+        rows = part.remove_columns("image").to_pandas().set_index("image_id")
+        assert sorted(rows.index) == sorted(kept.index[kept["split"] == names[split]])
+        for column in ("label", "label_original", "group", "bias", "prediction", CONFOUNDER):
+            assert rows[column].tolist() == kept.loc[rows.index, column].astype(str).tolist()
+        assert part.features["label"].dtype == "string" and part[0]["image"].size[0] > 0
+    changed = sorted(set(kept.index) & set(relabels))  # the relabels reached datasets' labels
+    assert changed and kept.loc[changed, "label"].tolist() == [relabels[i] for i in changed]
 
 
 def test_balanced_subset_is_previewed_and_refused_when_degenerate(source, tmp_path, capsys):

@@ -95,12 +95,7 @@ class ExportDialog(QDialog):
         self.plan_folder = ""
         self._confirmed_removal: str | None = None
         session = hub.session
-        default = (
-            session.folder.parent / f"{session.folder.name}-export"
-            if session is not None
-            else Path.home() / "export"
-        )  # beside the project: an export never goes inside a project or dataset folder
-        self.folder = QLineEdit(str(default))
+        self.folder = QLineEdit(str(default_folder(session)))
         self.folder.setToolTip("A new (or empty) folder; the export is written all or nothing.")
         self.formats = _format_boxes()
         self.link = _choice_box(LINK_MODES, "How image files are placed: the default stands alone.")
@@ -275,6 +270,18 @@ class ExportDialog(QDialog):
             self.ok.setText("Replace and export")
             return False
         return True
+
+
+def default_folder(session: Session | None) -> Path:
+    """Beside the project, or beside the dataset when the project lies inside the dataset's
+    folder: the engine refuses an export inside a project or a dataset."""
+    if session is None:
+        return Path.home() / "export"
+    beside = session.folder.parent / f"{session.folder.name}-export"
+    root = Path(session.dataset.root).resolve()
+    if beside.resolve().is_relative_to(root):
+        return root.parent / f"{root.name}-export"
+    return beside
 
 
 def _exported(hub: Hub, target: Path, _result: object) -> None:

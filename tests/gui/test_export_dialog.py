@@ -38,6 +38,27 @@ def test_overwrite_shows_what_goes_before_replacing(window, qtbot, tiny_project,
     assert ended.args == ["done"]
 
 
+def test_the_default_folder_is_outside_a_dataset_that_holds_the_project(
+    window, qtbot, tiny_manifest
+):
+    """A project kept inside its dataset's folder: the folder beside the project would be inside
+    the dataset, so the dialog proposes one beside the dataset, and the plan accepts it."""
+    from debias_studio.core.data.dataset import open_manifest
+    from debias_studio.core.jobs import run_quiet
+    from debias_studio.core.store.project import Project
+    from debias_studio.gui.export_dialog import ExportDialog
+
+    folder = tiny_manifest.parent / "project"
+    Project.create(folder, run_quiet(open_manifest(tiny_manifest))).close()
+    open_tiny(window, qtbot, folder)
+    dialog = ExportDialog(window.hub, window)
+    proposed = Path(dialog.folder.text())
+    assert proposed == tiny_manifest.parent.parent / f"{tiny_manifest.parent.name}-export"
+    _plan(dialog, qtbot)
+    assert not dialog.plan.get("refusal") and not dialog.note.text()
+    dialog.reject()
+
+
 def test_a_folder_inside_the_project_is_refused_up_front(window, qtbot, tiny_project):
     from debias_studio.gui.export_dialog import ExportDialog
 

@@ -154,5 +154,6 @@ def demo_session(
 def _codes(series: pd.Series, order: list[str] | None) -> Column:
     text = series.astype("string").fillna("")
     values = order if order is not None else sorted(v for v in text.unique() if v)
-    codes = np.asarray(pd.Categorical(text, categories=values).codes, dtype=np.int32)
+    known = text.where(text.isin(values))  # other cells (empty ones too) -> code -1
+    codes = np.asarray(pd.Categorical(known, categories=values).codes, dtype=np.int32)
     return Column(codes, list(values))

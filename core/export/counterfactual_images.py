@@ -57,6 +57,21 @@ class CounterfactualResult:
         return dict(self.__dict__)
 
 
+@dataclass
+class _Cells:
+    """The path, label and split of every image as arrays, read once: a row of the frame's
+    table per rendered image (``iloc``) cost 13 % of a fill export of the digits demo."""
+
+    path: np.ndarray
+    label: np.ndarray
+    split: np.ndarray
+
+    @classmethod
+    def of(cls, frame: ExportFrame) -> _Cells:
+        table = frame.table
+        return cls(*(table[c].to_numpy(dtype=object) for c in ("path", "label", "split")))
+
+
 def export_counterfactuals(
     target: ExportTarget,
     project: Project,
@@ -88,6 +103,7 @@ def export_counterfactuals(
     generator = choose_generator(data)
     gen = torch.Generator().manual_seed(seed)
     base = f"{FOLDER}/{safe_folder_name(view.column)}"
+    cells = _Cells.of(frame)
     rows: list[dict[str, object]] = []
     written = 0
     for start in range(0, len(sources), CHUNK):
@@ -98,7 +114,7 @@ def export_counterfactuals(
         local = _extend(data, fit_pixels, fit_masks, fit_split, frame, view, chunk, pixels, masks)
         good = np.flatnonzero(~bad)
         batch = _Batch(chunk[good], pixels[good].float() / 255.0, torch.from_numpy(local[good]))
-        made = _render(target, base, frame, view, generator, gen, batch)
+        made = _render(target, base, cells, view, generator, gen, batch)
         rows += made
         written += len(made)
         yield Progress(
@@ -133,7 +149,7 @@ def render_fills(
     side = _native_side(project.dataset.root, [paths[i] for i in fit_ids])
     fit = yield from _fit(project, frame, view, fit_ids, side, cancel)
     generator, gen = choose_generator(fit.data), torch.Generator().manual_seed(seed)
-    unique = sorted(set(fills))
+    unique, cells = sorted(set(fills)), _Cells.of(frame)
     made: dict[tuple[int, int], str] = {}
     for start in range(0, len(unique), CHUNK):
         cancel.raise_if_cancelled()
@@ -155,7 +171,7 @@ def render_fills(
             images = (out.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).to(torch.uint8)
             for row, image in zip(rows.tolist(), images.numpy(), strict=True):
                 image_id = int(chunk[good[row]])
-                relative = _name(frame, image_id, view.values[value])
+                relative = _name(cells, image_id, view.values[value])
                 Image.fromarray(image).save(target.path(f"{folder}/{relative}"), format="PNG")
                 made[(image_id, value)] = relative
         yield Progress(min(start + CHUNK, len(unique)), len(unique), "rendering fills")
@@ -209,7 +225,7 @@ class _Batch:
 def _render(
     target: ExportTarget,
     base: str,
-    frame: ExportFrame,
+    cells: _Cells,
     view: ConfounderView,
     generator: Any,
     gen: torch.Generator,
@@ -227,9 +243,9 @@ def _render(
         images = (out.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).to(torch.uint8)
         for row, image in zip(change.tolist(), images.numpy(), strict=True):
             image_id = int(batch.image_ids[row])
-            relative = _name(frame, image_id, view.values[value])
+            relative = _name(cells, image_id, view.values[value])
             Image.fromarray(image).save(target.path(f"{base}/{relative}"), format="PNG")
-            rows.append(_provenance(frame, view, image_id, relative, value, generator.name))
+            rows.append(_provenance(cells, view, image_id, relative, value, generator.name))
     return rows
 
 
@@ -247,30 +263,29 @@ def _columns(view: ConfounderView) -> list[str]:
 
 
 def _provenance(
-    frame: ExportFrame,
+    cells: _Cells,
     view: ConfounderView,
     image_id: int,
     relative: str,
     value: int,
     generator: str,
 ) -> dict[str, object]:
-    row = frame.table.iloc[image_id]
     return {
         "path": relative,
-        "label": row["label"],
-        "split": row["split"],
+        "label": cells.label[image_id],
+        "split": cells.split[image_id],
         view.column: view.values[value],
         "source_image_id": image_id,
-        "source_path": row["path"],
+        "source_path": cells.path[image_id],
         f"source_{view.column}": view.values[int(view.assignment[image_id])],
         "generator": generator,
     }
 
 
-def _name(frame: ExportFrame, image_id: int, value: str) -> str:
-    row = frame.table.iloc[image_id]
-    stem = PurePosixPath(str(row["path"])).stem
-    folder = f"{safe_folder_name(row['split'])}/{safe_folder_name(row['label'])}"
+def _name(cells: _Cells, image_id: int, value: str) -> str:
+    stem = PurePosixPath(str(cells.path[image_id])).stem
+    split, label = cells.split[image_id], cells.label[image_id]
+    folder = f"{safe_folder_name(split)}/{safe_folder_name(label)}"
     return f"{folder}/{stem}-{image_id}__{safe_folder_name(value)}.png"
 
 

@@ -8,6 +8,7 @@ planted concept is among their top k.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,17 +33,21 @@ def planted_concepts(project: Any, column: str) -> dict[str, str]:
     }
 
 
-def precision_at_k(result: DiscoveryResult, truth: dict[str, str], k: int) -> float:
-    """Share of the classes in ``truth`` whose true concept is among their top ``k``."""
+Synonyms = Mapping[str, Sequence[str]]
+
+
+def precision_at_k(
+    result: DiscoveryResult, truth: dict[str, str], k: int, synonyms: Synonyms | None = None
+) -> float:
+    """Share of the classes in ``truth`` whose true concept (or one of its ``synonyms``) is
+    among their top ``k``."""
     hits = []
     for class_name, concept in truth.items():
         if class_name not in result.classes:
             continue
-        if concept not in result.concepts:
-            hits.append(False)
-            continue
+        names = [n for n in (concept, *(synonyms or {}).get(concept, ())) if n in result.concepts]
         c = result.classes.index(class_name)
-        hits.append(bool(result.rank[result.concepts.index(concept), c] <= k))
+        hits.append(any(result.rank[result.concepts.index(n), c] <= k for n in names))
     if not hits:
         raise StudioError("None of the classes with a known confounder were in the discovery.")
     return float(np.mean(hits))
@@ -62,10 +67,14 @@ def own_object_ranks(result: DiscoveryResult) -> dict[str, int]:
     return ranks
 
 
-def evaluation(result: DiscoveryResult, truth: dict[str, str]) -> dict[str, Any]:
+def evaluation(
+    result: DiscoveryResult, truth: dict[str, str], synonyms: Synonyms | None = None
+) -> dict[str, Any]:
     return {
-        "precision_at_1": precision_at_k(result, truth, 1),
-        "precision_at_5": precision_at_k(result, truth, 5),
+        "precision_at_1": precision_at_k(result, truth, 1, synonyms),
+        "precision_at_5": precision_at_k(result, truth, 5, synonyms),
+        "exact_precision_at_1": precision_at_k(result, truth, 1),
+        "exact_precision_at_5": precision_at_k(result, truth, 5),
         "own_object_rank": own_object_ranks(result),
         "planted": truth,
         "top": {c: result.top_concepts(c, 3)[0]["concept"] for c in result.classes},

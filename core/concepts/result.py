@@ -13,7 +13,7 @@ import pandas as pd
 
 from debias_studio.core.concepts.signals import EXPLANATIONS
 
-VERDICTS: tuple[str, ...] = ("shortcut", "associated", "not significant")
+VERDICTS: tuple[str, ...] = ("shortcut", "associated", "core", "not significant")
 """Index = ``DiscoveryResult.verdict`` code (same order as ``core.concepts.statistics``)."""
 ROW_COLUMNS = (
     "class",
@@ -57,7 +57,7 @@ class DiscoveryResult:
     error_gap_high: np.ndarray
     instability: np.ndarray  # normalised over concepts per class (DISC)
     verdict: np.ndarray  # int8 index into VERDICTS
-    score: np.ndarray  # evidence: shift_low; orders rows within a verdict
+    score: np.ndarray  # evidence: shift_low; orders rows within a tier (statistics.RANK_TIERS)
     rank: np.ndarray  # 1-based, per class
     exemplars_in: np.ndarray  # (C, K, m) image ids of class c by score, best first; -1 pad
     exemplars_out: np.ndarray  # (C, K, m) image ids of the other classes by score

@@ -32,10 +32,11 @@ EXPLANATIONS: dict[str, str] = {
     "instability": "How much the concept's pull towards the class changes across environments "
     "(DISC): a stable concept is core, an unstable one a shortcut.",
     "verdict": "shortcut: a significant association that the class's misclassified images lack "
-    "(they have lost at least half of its shift); associated: significant, but the errors still "
-    "show it (a core feature looks like this); not significant: no evidence beyond chance.",
-    "score": "Evidence: the low end of the shift's interval. Rows are ordered by verdict, then "
-    "by this.",
+    "(they have lost at least half of its shift); core: significant, and the errors surely keep "
+    "more than half of it (a core feature looks like this); associated: significant, and the "
+    "errors cannot tell which; not significant: no evidence beyond chance.",
+    "score": "Evidence: the low end of the shift's interval. Significant rows come first "
+    "(core ones after the others), each ordered by this.",
 }
 """One line per signal, shown to the user next to the numbers."""
 

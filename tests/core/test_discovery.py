@@ -48,6 +48,7 @@ def test_the_planted_colour_ranks_first_and_the_object_does_not() -> None:
         assert top[0]["concept"] == COLOURS[c], top
         own = result.rank[NAMES.index(obj), c]
         assert own > 1  # the class's own object is not flagged as the shortcut
+        assert result.row(NAMES.index(obj), c, with_exemplars=False)["verdict"] == "core"
         colour_row = result.row(NAMES.index(COLOURS[c]), c)
         assert colour_row["association"] > 0.8
         assert colour_row["error_gap"] < 0  # present where the model is right

@@ -1,6 +1,7 @@
 """Discovery's statistics against their references: the analytic rank-sum p against label
 permutations done by brute force, Welch's interval and Benjamini-Hochberg against scipy,
-Wilson's interval by hand, and no significant concept once the labels are shuffled."""
+Wilson's interval by hand, the verdicts and the order they give, and no significant concept once
+the labels are shuffled."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from scipy import stats as scipy_stats
 from debias_studio.core.concepts.discovery import discover_arrays
 from debias_studio.core.concepts.intervals import wilson_interval
 from debias_studio.core.concepts.statistics import (
+    VERDICTS,
+    Interval,
     Moments,
     benjamini_hochberg,
+    evidence_ranks,
     mean_difference,
     pair_statistics,
     rank_sum_test,
+    verdicts,
 )
 from debias_studio.core.jobs import run_quiet
 from tests.core.test_concepts_support import COLOURS, DISTRACTORS, OBJECTS, concept_matrix, world
@@ -118,3 +123,22 @@ def test_one_pair_recomputed_matches_the_table() -> None:
     assert p == pytest.approx(result.p_value[k, c], rel=0.05, abs=1e-300)
     assert shift.estimate[0] == pytest.approx(result.shift[k, c], abs=1e-2)
     assert shift.low[0] == pytest.approx(result.shift_low[k, c], abs=1e-2)
+
+
+def test_a_gap_over_a_few_errors_does_not_outrank_strong_evidence_and_core_goes_down() -> None:
+    """One class, four significant concepts: a chance "shortcut" (tiny shift, a negative gap of
+    two errors), the planted one (large shift, gap too uncertain to say), a core one (the errors
+    keep it: gap near zero, tight) and one whose errors cannot be counted (NaN gap)."""
+    shift = np.array([[0.3], [2.0], [2.2], [1.0]])
+    gap = Interval(
+        estimate=np.array([[-1.2], [-1.6], [-0.1], [np.nan]]),
+        low=np.array([[-2.2], [-13.0], [-0.3], [np.nan]]),
+        high=np.array([[-0.2], [10.0], [0.1], [np.nan]]),
+    )
+    q = np.full((4, 1), 1e-6)
+    verdict = verdicts(q, shift, gap)
+    assert [VERDICTS[v] for v in verdict[:, 0]] == ["shortcut", "associated", "core", "associated"]
+    shift_low = shift - 0.2
+    assert evidence_ranks(verdict, shift_low)[:, 0].tolist() == [3, 1, 4, 2]
+    not_significant = verdicts(np.ones((4, 1)), shift, gap)
+    assert {VERDICTS[v] for v in not_significant[:, 0]} == {"not significant"}

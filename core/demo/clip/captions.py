@@ -75,6 +75,14 @@ _IDENTITY_GROUPS: list[tuple[str, ...]] = [digit_aliases(d) for d in range(10)] 
 ]
 
 
+def planted_value_names() -> dict[str, tuple[str, ...]]:
+    """A planted value (a digit's colour, an object's background) -> every name the demo CLIP is
+    taught for it in captions: "wall" is what a person calls the brick photo too (scikit-image's
+    ``brick()`` is a photograph of a brick wall), so discovering "wall" finds that background."""
+    names = {colour: colour_aliases(colour) for colour in NAMED_COLOURS}
+    return {**names, **BACKGROUND_ALIASES}
+
+
 def renderable_names() -> set[str]:
     """Every phrase that names something the renders show (lower case)."""
     names: set[str] = set()

@@ -7,9 +7,9 @@ Synthetic embeddings (float16, L2-normalised, 10 classes with a planted shortcut
 the probe and the clustering see realistic structure) and random unit concept vectors.
 
 * scoring: concept statistics from streamed moments + every concept block's histograms per
-  class x correctness (10 % "misclassified" at random), their rank-sum tests (AUC and p) and
-  moments, and per-class top images (``core.concepts.scoring``), i.e. everything per (image,
-  concept);
+  class and their rank-sum tests (AUC and p), the score moments per class x correctness (10 %
+  "misclassified" at random), and per-class top images (``core.concepts.scoring``), i.e.
+  everything per (image, concept);
 * discovery: ``discover_arrays`` end to end (reference probe with out-of-fold predictions, GMM
   environments, the signals with intervals, q-values, verdicts, ranks, exemplars).
 
@@ -20,7 +20,8 @@ is one JSON object.
 
 ``--baseline REF`` runs this benchmark of git ``REF`` (its own bench/discover.py on its own code,
 exported with ``git archive``, same arguments) in a subprocess first, then this one, and adds
-``versus_baseline``: old and new seconds and peak memory side by side with new / old ratios.
+``versus_baseline``: old and new seconds, CPU seconds and peak memory side by side with new /
+old ratios. ``machine`` records the CPU count and the load average at the start and the end.
 """
 
 from __future__ import annotations
@@ -81,9 +82,8 @@ def score_only(z: np.ndarray, y: np.ndarray, t: np.ndarray, m: int = 8) -> None:
     wrong = np.random.default_rng(1).random(len(rows)) < 0.1
     groups, n_groups = labels + N_CLASSES * wrong, 2 * N_CLASSES
     for part in scan_concepts(source, t, stats, bounds, m, groups=groups, n_groups=n_groups):
-        h = part.histograms
-        rank_sum_test(h[:, :N_CLASSES] + h[:, N_CLASSES:])
-        Moments.from_histograms(h)
+        rank_sum_test(part.histograms)
+        Moments(np.bincount(groups, minlength=n_groups), part.group_sums, part.group_squares)
 
 
 def measure(fn: Any) -> dict[str, float]:
@@ -111,6 +111,7 @@ def main() -> None:
     baseline = run_baseline(args.baseline, sys.argv[1:]) if args.baseline else None
     sizes = [int(s) for s in args.sizes.split(",") if s]
     results: dict[str, Any] = {"concepts": args.concepts, "dim": args.dim, "sizes": {}}
+    results["machine"] = {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}
     for n in sizes:
         z, y, t = synthetic(n, args.concepts, args.dim)
         scoring = measure(lambda z=z, y=y, t=t: score_only(z, y, t))
@@ -157,6 +158,7 @@ def main() -> None:
         results["scoring_only"] = {"n": n, "concepts": k, **measure(lambda: score_only(z, y, t))}
     if baseline is not None:
         results["versus_baseline"] = side_by_side(baseline, results, args.baseline)
+    results["machine"]["load_average_at_end"] = os.getloadavg()
     print(json.dumps(results))
 
 
@@ -182,14 +184,16 @@ def run_baseline(ref: str, argv: list[str]) -> dict[str, Any]:
 
 
 def side_by_side(old: dict[str, Any], new: dict[str, Any], ref: str) -> dict[str, Any]:
-    """Per size and phase: [old, new, new / old] of seconds and peak MiB."""
+    """Per size and phase: [old, new, new / old] of seconds, CPU seconds (None when the old
+    bench did not report them) and peak MiB. On a shared machine the CPU seconds are the
+    figure to compare: wall time counts the other processes' turns too."""
     out: dict[str, Any] = {"baseline": ref}
     for n, row in new["sizes"].items():
         before = old["sizes"].get(n, {})
         out[n] = {
             f"{phase}_{unit}": _triple(before.get(phase, {}).get(unit), row[phase][unit])
             for phase in ("scoring", "discovery")
-            for unit in ("seconds", "peak_mib")
+            for unit in ("seconds", "cpu_seconds", "peak_mib")
         }
     return out
 

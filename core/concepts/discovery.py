@@ -116,7 +116,7 @@ def discover_arrays(
     result = _result(evidence, sensitivity, scan, classes, concepts, categories)
     result.predictions, result.probe_accuracy = predictions, float(correct.mean())
     result.environments = _environment_summary(env, correct, params.n_environments)
-    size = block_size(len(rows), len(t), 2 * n_classes, params.memory_budget)
+    size = block_size(len(rows), len(t), n_classes, params.memory_budget)
     result.params = {**asdict(params), "n_images": len(rows), "block_size": size}
     yield Progress(total, total, "discovery done")
     return result
@@ -190,6 +190,7 @@ def _scan(
     k_n, m = len(t), params.n_exemplars
     bounds = np.searchsorted(y, np.arange(n_classes + 1))
     groups = y + n_classes * (~correct)
+    group_sizes = np.bincount(groups, minlength=2 * n_classes)
     out = _Scanned(
         association=np.empty((k_n, n_classes)),
         p_value=np.empty((k_n, n_classes)),
@@ -201,16 +202,11 @@ def _scan(
         source, t, stats, bounds, m, params.memory_budget, groups=groups, n_groups=2 * n_classes
     ):
         cancel.raise_if_cancelled()
-        h = part.histograms
-        auc, p = rank_sum_test(h[:, :n_classes] + h[:, n_classes:])
+        auc, p = rank_sum_test(part.histograms)
         out.association[part.block], out.p_value[part.block] = auc, p
-        block = Moments.from_histograms(h)
-        for mine, theirs in zip(
-            (out.moments.n, out.moments.total, out.moments.squares),
-            (block.n, block.total, block.squares),
-            strict=True,
-        ):
-            mine[part.block] = theirs
+        out.moments.n[part.block] = group_sizes
+        out.moments.total[part.block] = part.group_sums
+        out.moments.squares[part.block] = part.group_squares
         found = part.top_positions >= 0
         out.top_ids[:, part.block] = np.where(found, rows[np.maximum(part.top_positions, 0)], -1)
         out.top_val[:, part.block] = part.top_scores

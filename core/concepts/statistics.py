@@ -1,8 +1,9 @@
 """How sure discovery is: effect sizes with 95 % intervals, significance under the permutation of
 labels with false-discovery-rate control, and the order of the table by evidence (issue 14.1).
 
-Everything here comes from the per-(concept, group) score histograms of the block scan, groups
-being class x (right, wrong): no pass over the images beyond the one discovery already makes.
+Everything here comes from the block scan: per-class score histograms (the rank-sum test) and
+the moments of the standardised scores per class x (right, wrong) group: no pass over the images
+beyond the one discovery already makes.
 
 * **Shift** (the effect size of association): the class's mean standardised score minus that of
   the other classes, in standard deviations of the concept over the scored images. Unlike the
@@ -10,10 +11,10 @@ being class x (right, wrong): no pass over the images beyond the one discovery a
   each), the one it shifts most is the one that defines it.
 * **Intervals**: Welch's, with Satterthwaite's degrees of freedom. A bootstrap over images of a
   difference of means converges to the same interval (both rest on the central limit theorem for
-  a mean); Welch needs only each group's count, sum and sum of squares, which the histograms
-  hold, where a bootstrap would need B weighted passes; and for the few misclassified images of a
-  class (often 5 to 20) its t quantile widens the interval honestly, where a bootstrap of five
-  values understates the spread.
+  a mean); Welch needs only each group's count, sum and sum of squares, which the scan gives
+  for every group, where a bootstrap would need B weighted passes; and for the few
+  misclassified images of a class (often 5 to 20) its t quantile widens the interval honestly,
+  where a bootstrap of five values understates the spread.
 * **Significance**: "the concept scores higher in the class than elsewhere" against the null of
   exchangeable labels, i.e. the permutation of labels between the class and the rest. For the
   rank-sum (Mann-Whitney) statistic, of which the AUC is the normalised form, that permutation
@@ -54,7 +55,7 @@ import numpy as np
 from scipy.special import ndtr, stdtrit
 
 from debias_studio.core.concepts.intervals import CONFIDENCE
-from debias_studio.core.concepts.scoring import AUC_BINS, AUC_RANGE, bin_centres
+from debias_studio.core.concepts.scoring import AUC_BINS, BINS_PER_SD
 
 FDR = 0.05
 """Benjamini-Hochberg level: among the rows marked significant, at most this share are expected
@@ -76,11 +77,10 @@ class Moments:
     squares: np.ndarray
 
     @classmethod
-    def from_histograms(cls, histograms: np.ndarray) -> Moments:
-        """From (..., G, bins) histograms of the scan, at bin centres."""
-        h = np.asarray(histograms, dtype=np.float64)
-        x = bin_centres()
-        return cls(h.sum(axis=-1), h @ x, h @ (x * x))
+    def of_groups(cls, values: np.ndarray, groups: np.ndarray, n_groups: int) -> Moments:
+        """Of ``values`` (n,) per group (n,) index < ``n_groups``, as (1, G) arrays."""
+        x, g = np.asarray(values, dtype=np.float64), np.asarray(groups, dtype=np.int64)
+        return cls(*(np.bincount(g, weights=w, minlength=n_groups)[None] for w in (None, x, x * x)))
 
     def __add__(self, other: Moments) -> Moments:
         return Moments(self.n + other.n, self.total + other.total, self.squares + other.squares)
@@ -210,11 +210,11 @@ def pair_statistics(
 ) -> tuple[float, float, Interval, Interval]:
     """AUC, one-sided rank-sum p, shift and error gap of one (class, concept) pair, computed the
     way discovery computes every pair (scores standardised over ``scores``, the same histogram
-    bins), so a view of one pair shows the numbers of the table. ``wrong``: misclassified, per
-    image (None: no error gap)."""
+    bins for the rank-sum test, exact moments), so a view of one pair shows the numbers of the
+    table. ``wrong``: misclassified, per image (None: no error gap)."""
     x = np.asarray(scores, dtype=np.float64)
     std = x.std()
-    scale = (AUC_BINS / (2 * AUC_RANGE)) / std if std > 0 else 0.0
+    scale = BINS_PER_SD / std if std > 0 else 0.0
     bins = np.clip((x - x.mean()) * scale + AUC_BINS / 2, 0, AUC_BINS - 1).astype(np.int64)
     member = np.asarray(in_class, dtype=bool)
     failed = np.zeros(len(x), bool) if wrong is None else np.asarray(wrong, dtype=bool)
@@ -222,7 +222,8 @@ def pair_statistics(
     h = np.zeros((3, AUC_BINS), dtype=np.int64)
     np.add.at(h, (group, bins), 1)
     auc, p = rank_sum_test(np.stack([h[0] + h[1], h[2]])[None])
-    moments = Moments.from_histograms(h)
+    standardised = (x - x.mean()) / std if std > 0 else np.zeros_like(x)
+    moments = Moments.of_groups(standardised, group, 3)
     right, failed_m, others = (moments.take(np.array([i])) for i in range(3))
     shift = mean_difference(right + failed_m, others, confidence)
     gap = mean_difference(failed_m, right, confidence)

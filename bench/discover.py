@@ -27,6 +27,7 @@ old ratios. ``machine`` records the CPU count and the load average at the start 
 from __future__ import annotations
 
 import argparse
+import inspect
 import io
 import json
 import os
@@ -162,6 +163,21 @@ def main() -> None:
     print(json.dumps(results))
 
 
+BASELINE_RUNNER = """
+import importlib.util, sys, time, tracemalloc
+from typing import Any
+{measure}
+spec = importlib.util.spec_from_file_location("baseline_bench", sys.argv[1])
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+bench.measure = measure
+sys.argv = sys.argv[1:]
+bench.main()
+"""
+"""Runs ``ref``'s bench with this bench's ``measure`` (source passed in), so older benches that
+timed only wall seconds report CPU seconds too; everything else is ``ref``'s code."""
+
+
 def run_baseline(ref: str, argv: list[str]) -> dict[str, Any]:
     """The last JSON line of ``ref``'s own bench/discover.py, run on ``ref``'s code."""
     repo = Path(__file__).resolve().parents[1]
@@ -173,8 +189,9 @@ def run_baseline(ref: str, argv: list[str]) -> dict[str, Any]:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(package, filter="data")
         env = {**os.environ, "PYTHONPATH": tmp}
+        runner = BASELINE_RUNNER.format(measure=inspect.getsource(measure))
         done = subprocess.run(
-            [sys.executable, str(package / "bench" / "discover.py"), *own],
+            [sys.executable, "-c", runner, str(package / "bench" / "discover.py"), *own],
             env=env,
             capture_output=True,
             text=True,
@@ -184,9 +201,9 @@ def run_baseline(ref: str, argv: list[str]) -> dict[str, Any]:
 
 
 def side_by_side(old: dict[str, Any], new: dict[str, Any], ref: str) -> dict[str, Any]:
-    """Per size and phase: [old, new, new / old] of seconds, CPU seconds (None when the old
-    bench did not report them) and peak MiB. On a shared machine the CPU seconds are the
-    figure to compare: wall time counts the other processes' turns too."""
+    """Per size and phase: [old, new, new / old] of seconds, CPU seconds and peak MiB. On a
+    shared machine the CPU seconds are the figure to compare: wall time counts the other
+    processes' turns too."""
     out: dict[str, Any] = {"baseline": ref}
     for n, row in new["sizes"].items():
         before = old["sizes"].get(n, {})

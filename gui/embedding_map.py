@@ -3,18 +3,23 @@ worker), coloured by class, attribute, confounder value or correctness of the la
 
 Drawing follows pyqtgraph's fast path: one ``ScatterPlotItem`` per colour (so each has a single
 shared brush and no per-point Python objects), ``pxMode=True``, ``pen=None``; above 200k points a
-log-density image replaces the dots. A rectangle selects the images inside it in the grid;
-hovering shows the nearest image's thumbnail.
+log-density image replaces the dots. The dots are added a step at a time (a colour's first
+``DRAW_CHUNK`` dots, then the next ...), as many steps per turn of the event loop as fit in
+``DRAW_BUDGET_S``: pyqtgraph spends Python time on every dot it is given (~3 ms per 1,000), so
+100,000 dots drawn at once held the GUI thread for 0.4 s (bench/gui.py). A rectangle selects
+the images inside it in the grid; hovering shows the nearest image's thumbnail.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -33,6 +38,10 @@ from debias_studio.gui.session import Session
 from debias_studio.gui.state import Column
 
 POINT_SIZE = 5
+DRAW_CHUNK = 2_000
+"""Dots given to pyqtgraph in one step."""
+DRAW_BUDGET_S = 0.01
+"""GUI-thread time spent drawing per turn of the event loop, then it yields (stall <= 50 ms)."""
 
 
 class EmbeddingMap(QWidget):
@@ -47,6 +56,11 @@ class EmbeddingMap(QWidget):
         self._tree_ids = np.zeros(0, dtype=np.int64)
         self.colourings: dict[str, Column] = {}
         self.items: list[pg.ScatterPlotItem] = []
+        self._steps: Iterator[tuple[int, str, np.ndarray]] | None = None
+        self._item_of_code: dict[int, pg.ScatterPlotItem] = {}
+        self._draw_timer = QTimer(self)
+        self._draw_timer.setSingleShot(True)
+        self._draw_timer.timeout.connect(self._draw_some)
         self.density_item: pg.ImageItem | None = None
         self.rectangle: pg.RectROI | None = None
         self._build_controls()
@@ -200,6 +214,9 @@ class EmbeddingMap(QWidget):
 
     # ---- drawing -----------------------------------------------------------------------------
     def _clear_plot(self) -> None:
+        self._draw_timer.stop()
+        self._steps = None
+        self._item_of_code = {}
         for item in self.items:
             self.plot.removeItem(item)
         self.items = []
@@ -223,25 +240,48 @@ class EmbeddingMap(QWidget):
             self.plot.addItem(self.density_item)
             self.info.setText(f"{int(finite.sum()):,} images (density: too many points to draw)")
             return
-        codes = column.codes
-        for code in range(-1, len(column.values)):
-            rows = np.flatnonzero((codes == code) & finite)
-            if not len(rows):
-                continue
-            name = escape(column.values[code]) if code >= 0 else "unknown"  # legends are HTML
-            item = pg.ScatterPlotItem(
-                x=xy[rows, 0],
-                y=xy[rows, 1],
-                pen=None,
-                brush=pg.mkBrush(colour(code)),
-                size=POINT_SIZE,
-                pxMode=True,
-                hoverable=False,
-                name=name,
-            )
-            self.plot.addItem(item)
-            self.items.append(item)
+        self._steps = _draw_steps(column, finite)
+        self._draw_some()
         self.info.setText(f"{int(finite.sum()):,} images · PCA of the image embeddings")
+
+    @property
+    def drawing(self) -> bool:
+        """Dots are still being added (a turn of the event loop at a time)."""
+        return self._steps is not None
+
+    def _draw_some(self) -> None:
+        """Add dots step by step (one at least) until the time budget of this turn is spent."""
+        deadline = time.perf_counter() + DRAW_BUDGET_S
+        while self._steps is not None:
+            step = next(self._steps, None)
+            if step is None:
+                self._steps = None
+                return
+            self._add_dots(*step)
+            if time.perf_counter() >= deadline:
+                self._draw_timer.start(0)
+                return
+
+    def _add_dots(self, code: int, name: str, rows: np.ndarray) -> None:
+        assert self.xy is not None
+        x, y = self.xy[rows, 0], self.xy[rows, 1]
+        item = self._item_of_code.get(code)
+        if item is not None:
+            item.addPoints(x=x, y=y)
+            return
+        item = pg.ScatterPlotItem(
+            x=x,
+            y=y,
+            pen=None,
+            brush=pg.mkBrush(colour(code)),
+            size=POINT_SIZE,
+            pxMode=True,
+            hoverable=False,
+            name=name,
+        )
+        self.plot.addItem(item)
+        self.items.append(item)
+        self._item_of_code[code] = item
 
     # ---- selection ---------------------------------------------------------------------------
     def _toggle_rectangle(self, on: bool) -> None:
@@ -319,6 +359,16 @@ class EmbeddingMap(QWidget):
         self.hover.move(local.x() + 14, local.y() + 14)
         self.hover.show()
         self.hover.raise_()
+
+
+def _draw_steps(column: Column, finite: np.ndarray) -> Iterator[tuple[int, str, np.ndarray]]:
+    """(colour code, legend name, rows) for every ``DRAW_CHUNK`` dots of every colour."""
+    codes = column.codes
+    for code in range(-1, len(column.values)):
+        rows = np.flatnonzero((codes == code) & finite)
+        name = escape(column.values[code]) if code >= 0 else "unknown"  # legends are HTML
+        for start in range(0, len(rows), DRAW_CHUNK):
+            yield code, name, rows[start : start + DRAW_CHUNK]
 
 
 def _kd_tree(xy: np.ndarray) -> tuple[Any, np.ndarray]:

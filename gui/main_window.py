@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from debias_studio.gui import engine
+from debias_studio.gui import engine, gc_guard
 from debias_studio.gui.browser.browser_widget import BrowserWidget
 from debias_studio.gui.browser.detail_pane import DetailPane
 from debias_studio.gui.hub import Hub
@@ -123,9 +123,11 @@ class MainWindow(QMainWindow):
         if self._saved_geometry is not None:
             self.restoreGeometry(self._saved_geometry)
         self.welcome.set_recent(self.settings.recent_projects())
+        gc_guard.hold_until_frozen(self)
         self.startup = DeferredWarmUp(
             self, self.runner, "Detecting device", engine.detect_device, self._on_device
         )
+        self.startup.handle.ended.connect(self._on_warm_up_ended)
 
     # ---- layout ------------------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -502,6 +504,9 @@ class MainWindow(QMainWindow):
         shown = device if chosen == "auto" else chosen
         self.device_label.setText(f"Device: {shown}")
 
+    def _on_warm_up_ended(self, _state: str) -> None:
+        gc_guard.freeze_long_lived(self)  # the heavy imports are done (gui.gc_guard)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window_state(self.saveGeometry(), self.saveState(LAYOUT_VERSION))
         self.settings.sync()
@@ -513,6 +518,7 @@ class MainWindow(QMainWindow):
         self.runner.cancel_all()
         self.runner.wait_all(15000)
         self.loader.shutdown()
+        gc_guard.thaw(self)
         QTimer.singleShot(0, lambda: None)
         if self.session is not None:
             self._pending_close.append(self.session.project)

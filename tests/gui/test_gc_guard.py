@@ -59,3 +59,37 @@ def test_the_collector_checks_counts_generation_by_generation(qapp) -> None:
     assert _Cycle.freed_on == [threading.main_thread().ident]
     assert gc.get_count()[0] < gc.get_threshold()[0]
     assert len(junk) == 2 * gc.get_threshold()[0]
+
+
+def test_a_window_starting_up_holds_collection_then_freezes_what_is_alive(qapp) -> None:
+    """Start-up imports are long-lived: nothing is collected while a window holds; its freeze
+    leaves what is alive then out of later collections; thawing (closing) brings it back."""
+    collector = gc_guard._COLLECTOR
+    assert collector is not None
+    holder = object()
+    _Cycle.freed_on.clear()
+    gc_guard.hold_until_frozen(holder)
+    try:
+        _Cycle()
+        junk = [[] for _ in range(2 * gc.get_threshold()[0])]
+        collector.check()
+        assert _Cycle.freed_on == [], "collected while held"
+        gc_guard.freeze_long_lived(holder)
+        assert gc.get_freeze_count() > len(junk)
+        _Cycle()
+        more = [[] for _ in range(2 * gc.get_threshold()[0])]
+        collector.check()  # held no longer: garbage made after the freeze is collected
+        assert _Cycle.freed_on == [threading.main_thread().ident], "the frozen one is kept"
+        assert len(more) > 0
+    finally:
+        gc_guard.thaw(holder)
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert len(_Cycle.freed_on) == 2, "thawed, the first cycle is collected too"
+
+
+def test_the_main_window_freezes_after_its_warm_up_and_thaws_when_closed(window) -> None:
+    assert window.startup.handle.state == "done"
+    assert gc.get_freeze_count() > 0
+    window.shutdown()
+    assert gc.get_freeze_count() == 0

@@ -78,7 +78,7 @@ def _compute_map(window, qtbot, monkeypatch) -> None:
     FakeClip(session.labels.codes, session.attributes["shade"].codes).install(monkeypatch)
     emap = window.panels["map_dock"]
     emap.compute()
-    qtbot.waitUntil(lambda: emap.xy is not None, timeout=20000)
+    qtbot.waitUntil(lambda: emap.xy is not None and not emap.drawing, timeout=20000)
     wait_idle(qtbot, window)
 
 

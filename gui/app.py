@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,14 +112,14 @@ def run(project_path: Path | str | None = None, demo: str | bool = False) -> int
     app = application()
     from debias_studio.gui.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(build_later=True)  # the frame paints first, the panels right after
     if os.environ.get(PROBE_ENV):
         from debias_studio.gui.startup_probe import report_first_paints
 
         report_first_paints(window, expect_project=project_path is not None or bool(demo))
     window.show()
     if project_path is not None:
-        window.open_or_offer(Path(project_path))
+        window.when_built(partial(window.open_or_offer, Path(project_path)))
     elif demo:
-        window.open_demo("digits" if demo is True else str(demo))
+        window.when_built(partial(window.open_demo, "digits" if demo is True else str(demo)))
     return app.exec()

@@ -1,15 +1,23 @@
 """The main window: project open/create (dialogs, drag-and-drop, recent, demos), the browser in
 the middle, dockable panels around it whose layout is restored on restart, shortcuts for the
-frequent actions, and a status bar with the project, the model and the device."""
+frequent actions, and a status bar with the project, the model and the device.
+
+Start-up shows the window first: the app builds it with ``build_later=True``, so the frame (menus,
+welcome page, empty docks, status bar) is painted from PySide alone, and the browser, the panels
+and the job machinery - pandas, pyqtgraph and superqt with them, about 0.6 s of CPU - are built
+right after that first paint (``_build_content``). Once built the window is what it always was;
+anything that needs the content before then (opening a project) builds it at once. This module's
+imports stay light for that (tests/gui/test_startup.py)."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -23,30 +31,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from debias_studio.gui import engine, gc_guard
-from debias_studio.gui.browser.browser_widget import BrowserWidget
-from debias_studio.gui.browser.detail_pane import DetailPane
-from debias_studio.gui.hub import Hub
-from debias_studio.gui.jobs_panel import JobsPanel
+from debias_studio.gui import gc_guard
 from debias_studio.gui.plain import plain_label, warning_box
-from debias_studio.gui.session import (
-    Session,
-    create_session,
-    demo_session,
-    is_project_folder,
-    open_session,
-)
 from debias_studio.gui.settings import Settings, demo_project_folder
-from debias_studio.gui.startup import DeferredWarmUp
-from debias_studio.gui.thumbnails import ThumbnailLoader
-from debias_studio.gui.workers import JobHandle, JobRunner
+
+if TYPE_CHECKING:
+    from debias_studio.gui import engine
+    from debias_studio.gui.hub import Hub
+    from debias_studio.gui.session import Session
+    from debias_studio.gui.workers import JobHandle
 
 MANIFEST_FILTER = "Manifests (*.csv *.parquet *.pq);;All files (*)"
-PanelFactory = Callable[[Hub], QWidget]
+PanelFactory = Callable[["Hub"], QWidget]
 ActionEntry = tuple[
     str, str, Callable[[], object], QKeySequence | QKeySequence.StandardKey | str | None
 ]
 """A menu entry: key in ``MainWindow.actions``, text, slot, shortcut."""
+SCROLLED_DOCKS = ("training_dock", "confounders_dock", "concepts_dock", "cleaning_dock")
+"""Tall forms scroll instead of forcing a huge minimum size."""
 PROJECT_ACTIONS = ("export", "close_project", "embed", "discover", "train")
 """Actions that need an open project."""
 
@@ -76,82 +78,143 @@ AREAS = {
 }
 
 
-def panel_factories() -> list[tuple[str, str, PanelFactory, Qt.DockWidgetArea]]:
-    factories = []
-    for name, title, module_name, class_name, area in PANELS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # a panel whose module this build lacks
-        factories.append((name, title, getattr(module, class_name), AREAS[area]))
-    return factories
+def available_panels() -> list[tuple[str, str, str, str, Qt.DockWidgetArea]]:
+    """The panels this build has (their modules found, not imported)."""
+    return [
+        (name, title, module_name, class_name, AREAS[area])
+        for name, title, module_name, class_name, area in PANELS
+        if importlib.util.find_spec(module_name) is not None
+    ]
+
+
+class _OnFirstPaint(QObject):
+    """Calls ``then`` once, just after the first paint of ``widget``."""
+
+    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._then = then
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._then)  # once this paint is over
+        return False
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, build_later: bool = False) -> None:
+        """``build_later``: paint the frame first, build the content after that paint."""
         super().__init__()
         self.setObjectName("main_window")
         self.setWindowTitle("Debias Studio")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
+        gc_guard.hold_until_frozen(self)  # start-up imports follow (gui.gc_guard)
         self.settings = settings or Settings()
-        self.runner = JobRunner(self)
-        self.loader = ThumbnailLoader(parent=self)
         self.session: Session | None = None
-        self.hub = Hub(self.runner, self.settings, self.loader, self)
-        self.browser = BrowserWidget(self.hub)
-        self.detail = DetailPane(self.hub)
-        self.jobs = JobsPanel(self.runner)
+        self.built = False
+        self._when_built: list[Callable[[], object]] = []
+        self._pending_close: list[engine.Project] = []
         self.welcome = _welcome(self)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
-        self.stack.addWidget(self.browser)
         self.setCentralWidget(self.stack)
         self._build_docks()
         self._build_status_bar()
         self._build_actions()
-        self._pending_close: list[engine.Project] = []
-        self.hub.status_message.connect(self._show_status)
-        self.hub.confounder_requested.connect(self._show_confounders)
-        self.runner.job_ended.connect(self._close_retired)
-        self.runner.job_ended.connect(self._on_job_ended)
         self._default_size()
         self._layout_done = False
         self._saved_geometry, self._saved_state = self.settings.window_state()
         if self._saved_geometry is not None:
             self.restoreGeometry(self._saved_geometry)
         self.welcome.set_recent(self.settings.recent_projects())
-        gc_guard.hold_until_frozen(self)
+        self._painted = False
+        if build_later:
+            self._first_paint = _OnFirstPaint(self, self._after_first_paint)
+        else:
+            self._build_content()
+
+    # ---- content (built after the first paint with build_later) ------------------------------
+    def _after_first_paint(self) -> None:
+        self._painted = True
+        self._build_content()
+
+    def _build_content(self) -> None:
+        """The browser, the panels and the job machinery (the heavy imports); once."""
+        if self.built:
+            return
+        self.built = True
+        from debias_studio.gui.browser.browser_widget import BrowserWidget
+        from debias_studio.gui.browser.detail_pane import DetailPane
+        from debias_studio.gui.hub import Hub
+        from debias_studio.gui.jobs_panel import JobsPanel
+        from debias_studio.gui.thumbnails import ThumbnailLoader
+        from debias_studio.gui.workers import JobRunner
+
+        self.runner = JobRunner(self)
+        self.loader = ThumbnailLoader(parent=self)
+        self.hub = Hub(self.runner, self.settings, self.loader, self)
+        self.browser = BrowserWidget(self.hub)
+        self.detail = DetailPane(self.hub)
+        self.jobs = JobsPanel(self.runner)
+        self.stack.addWidget(self.browser)
+        self._fill_dock("details_dock", self.detail)
+        self._fill_dock("jobs_dock", self.jobs)
+        for name, _title, module_name, class_name, _area in available_panels():
+            panel_class = getattr(importlib.import_module(module_name), class_name)
+            self.panels[name] = panel_class(self.hub)
+            self._fill_dock(name, self.panels[name])
+        self.hub.status_message.connect(self._show_status)
+        self.hub.confounder_requested.connect(self._show_confounders)
+        self.runner.job_ended.connect(self._close_retired)
+        self.runner.job_ended.connect(self._on_job_ended)
+        self._start_warm_up()
+        if self._layout_done:  # shown before it was built: lay the filled docks out again
+            self._lay_out_docks()
+        waiting, self._when_built = self._when_built, []
+        for call in waiting:
+            call()
+
+    def _start_warm_up(self) -> None:
+        from debias_studio.gui import engine
+        from debias_studio.gui.startup import DeferredWarmUp
+
         self.startup = DeferredWarmUp(
-            self, self.runner, "Detecting device", engine.detect_device, self._on_device
+            self,
+            self.runner,
+            "Detecting device",
+            engine.detect_device,
+            self._on_device,
+            painted=self._painted,
         )
         self.startup.handle.ended.connect(self._on_warm_up_ended)
 
+    def when_built(self, call: Callable[[], object]) -> None:
+        """Call ``call`` once the content is built (now, if it is)."""
+        if self.built:
+            call()
+        else:
+            self._when_built.append(call)
+
     # ---- layout ------------------------------------------------------------------------------
     def _build_docks(self) -> None:
+        """The docks, empty: their widgets come with the content (``_fill_dock``)."""
         self.docks: dict[str, QDockWidget] = {}
         self.panels: dict[str, QWidget] = {}
-        self._add_dock(
-            "details_dock", "Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self._add_dock("jobs_dock", "Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
-        for name, title, factory, area in panel_factories():
-            self.panels[name] = factory(self.hub)
-            self._add_dock(name, title, self.panels[name], area)
+        self._add_dock("details_dock", "Details", Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("jobs_dock", "Jobs", Qt.DockWidgetArea.BottomDockWidgetArea)
+        for name, title, _module, _class, area in available_panels():
+            self._add_dock(name, title, area)
 
-    def _add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+    def _add_dock(self, name: str, title: str, area: Qt.DockWidgetArea) -> None:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
-        if name in ("training_dock", "confounders_dock", "concepts_dock", "cleaning_dock"):
-            scroll = QScrollArea()  # tall forms scroll instead of forcing a huge minimum size
+        if name in SCROLLED_DOCKS:
+            scroll = QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QFrame.Shape.NoFrame)
-            scroll.setWidget(widget)
             dock.setWidget(scroll)
-        else:
-            dock.setWidget(widget)
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -159,6 +222,13 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(area, dock)
         self.docks[name] = dock
+
+    def _fill_dock(self, name: str, widget: QWidget) -> None:
+        scroll = self.docks[name].widget()
+        if isinstance(scroll, QScrollArea):
+            scroll.setWidget(widget)
+        else:
+            self.docks[name].setWidget(widget)
 
     def _arrange_default_docks(self) -> None:
         docks = self.docks
@@ -275,7 +345,7 @@ class MainWindow(QMainWindow):
         )
         self._add_actions(
             self.menuBar().addMenu("&Jobs"),
-            ("cancel_all", "Cancel all jobs", self.runner.cancel_all, "Ctrl+."),
+            ("cancel_all", "Cancel all jobs", self._cancel_all, "Ctrl+."),
         )
         for key in PROJECT_ACTIONS:
             self.actions[key].setEnabled(False)
@@ -291,6 +361,10 @@ class MainWindow(QMainWindow):
             self.actions[key] = action
             menu.addAction(action)
 
+    def _cancel_all(self) -> None:
+        if self.built:
+            self.runner.cancel_all()
+
     def _open_digits_demo(self) -> None:
         self.open_demo("digits")
 
@@ -303,12 +377,16 @@ class MainWindow(QMainWindow):
             # Tabify once the window has its real size: done earlier, Qt leaves stale tab bars.
             self._layout_done = True
             self._arrange_default_docks()
-            if self._saved_state is not None:
-                self.restoreState(self._saved_state, LAYOUT_VERSION)  # older layouts: default
-                if self._saved_geometry is not None:
-                    self.restoreGeometry(self._saved_geometry)
-            else:
-                QTimer.singleShot(0, self._size_docks)
+            self._lay_out_docks()
+
+    def _lay_out_docks(self) -> None:
+        """The saved layout (older versions: the default), or the default sizes."""
+        if self._saved_state is not None:
+            self.restoreState(self._saved_state, LAYOUT_VERSION)
+            if self._saved_geometry is not None:
+                self.restoreGeometry(self._saved_geometry)
+        else:
+            QTimer.singleShot(0, self._size_docks)
 
     def _reset_layout(self) -> None:
         for dock in self.docks.values():
@@ -361,16 +439,22 @@ class MainWindow(QMainWindow):
         return self.create_project(folder, source)
 
     def create_project(self, folder: Path, source: Path) -> JobHandle:
+        from debias_studio.gui.session import create_session
+
         return self._load(
             f"Creating project {folder.name}",
             lambda token: create_session(folder, source, token),
         )
 
     def open_project(self, folder: Path) -> JobHandle:
+        from debias_studio.gui.session import open_session
+
         return self._load(f"Opening {Path(folder).name}", lambda token: open_session(folder, token))
 
     def open_demo(self, kind: str, folder: Path | None = None) -> JobHandle:
         """Open the demo project of ``kind``, creating it first (a job) when it does not exist."""
+        from debias_studio.gui.session import demo_session, is_project_folder
+
         target = folder or demo_project_folder(kind)
         verb = "Opening" if is_project_folder(target) else "Creating"
         return self._load(
@@ -378,6 +462,7 @@ class MainWindow(QMainWindow):
         )
 
     def _load(self, title: str, function: Callable[[Any], Any]) -> JobHandle:
+        self._build_content()  # asked for before the first paint was over
         self.statusBar().showMessage(f"{title}…")
         self.docks["jobs_dock"].raise_()
         return self.runner.start(
@@ -385,6 +470,7 @@ class MainWindow(QMainWindow):
         )
 
     def set_session(self, session: Session | None) -> None:
+        self._build_content()
         old = self.session
         self.session = session
         if old is not None and (session is None or old.project is not session.project):
@@ -469,6 +555,8 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: Path) -> JobHandle | None:
         """A dropped path: a project opens; an image folder or a manifest becomes a new project."""
+        from debias_studio.gui.session import is_project_folder
+
         if path.is_dir() and is_project_folder(path):
             return self.open_project(path)
         return self.new_project_from(path)
@@ -476,6 +564,8 @@ class MainWindow(QMainWindow):
     def open_or_offer(self, path: Path) -> JobHandle | QMessageBox:
         """``debias-studio gui PATH``: a project opens; any other folder or file gets a
         question that offers to make a new project from it."""
+        from debias_studio.gui.session import is_project_folder
+
         if Path(path).is_dir() and is_project_folder(path):
             return self.open_project(path)
         return self.offer_new_project(Path(path))
@@ -515,10 +605,13 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Cancel jobs, wait for every worker and close the project (closing, tests)."""
+        self._when_built.clear()
+        gc_guard.thaw(self)
+        if not self.built:
+            return  # closed before the first paint was over: nothing was started
         self.runner.cancel_all()
         self.runner.wait_all(15000)
         self.loader.shutdown()
-        gc_guard.thaw(self)
         QTimer.singleShot(0, lambda: None)
         if self.session is not None:
             self._pending_close.append(self.session.project)

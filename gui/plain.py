@@ -10,10 +10,13 @@ legend) gets ``escape``.
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
-from superqt import QElidingLabel
+
+if TYPE_CHECKING:  # superqt is imported on first use: the window's frame paints without it
+    from superqt import QElidingLabel
 
 PLAIN = Qt.TextFormat.PlainText
 
@@ -26,6 +29,8 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
 
 
 def plain_eliding_label(text: str = "", parent: QWidget | None = None) -> QElidingLabel:
+    from superqt import QElidingLabel
+
     label = QElidingLabel(parent)
     label.setTextFormat(PLAIN)
     label.setText(text)

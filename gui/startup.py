@@ -37,7 +37,7 @@ ended must not wait for it)."""
 
 class DeferredWarmUp(QObject):
     """Runs ``function`` (the device detection and its imports) as a job once ``window`` has
-    painted and every other job of ``runner`` has ended."""
+    painted (``painted``: it has already) and every other job of ``runner`` has ended."""
 
     def __init__(
         self,
@@ -46,12 +46,17 @@ class DeferredWarmUp(QObject):
         name: str,
         function: Callable[[CancelToken], Any],
         on_done: Callable[[Any], None],
+        *,
+        painted: bool = False,
     ) -> None:
         super().__init__(window)
         self._runner = runner
         self._go = threading.Event()
-        self._painted = False
-        window.installEventFilter(self)
+        self._painted = painted
+        if painted:
+            QTimer.singleShot(0, self._maybe_go)
+        else:
+            window.installEventFilter(self)
         runner.job_ended.connect(self._maybe_go)
         self.handle: JobHandle = runner.start(
             name, partial(_wait_then_run, self._go, function), quiet=True, on_done=on_done

@@ -16,7 +16,7 @@ import pytest
 from debias_studio.core.data.dataset import open_manifest
 from debias_studio.core.jobs import Progress
 from debias_studio.core.store.project import Project
-from debias_studio.gui import main_window as main_window_module
+from debias_studio.gui import session as session_module
 from debias_studio.gui.session import demo_session
 from tests.gui.conftest import write_tiny_images
 from tests.gui.fake_engine import FakeClip
@@ -41,7 +41,7 @@ def fake_demo_creator(calls: list[str], per_class: int = 8, root: Path | None = 
 def use_fake_demo(monkeypatch: pytest.MonkeyPatch, calls: list[str], per_class: int = 8) -> None:
     creator = fake_demo_creator(calls, per_class=per_class)
     monkeypatch.setattr(
-        main_window_module,
+        session_module,  # the window imports it from there when a demo is asked for
         "demo_session",
         lambda folder, kind, token: demo_session(folder, kind, token, create=creator),
     )

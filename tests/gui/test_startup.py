@@ -1,16 +1,59 @@
-"""Start-up: the project asked for is not held behind the device detection; a folder that is not
-a project is offered as a new one; the start-up probe reports the first paints."""
+"""Start-up: the window's frame paints before the heavy imports and the panels fill it right
+after; the project asked for is not held behind the device detection; a folder that is not a
+project is offered as a new one; the start-up probe reports the first paints."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtWidgets import QMessageBox
+import pytest
+from PySide6.QtWidgets import QMessageBox, QScrollArea
 
 from debias_studio.gui.main_window import MainWindow
+
+HEAVY = ("pandas", "pyqtgraph", "superqt", "torch", "sklearn")
+
+
+def test_the_window_module_imports_nothing_heavy() -> None:
+    code = (
+        "import sys; from debias_studio.gui.main_window import MainWindow; "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]"]
+
+
+def test_a_window_built_later_paints_its_frame_then_fills_its_docks(
+    qtbot, tiny_project: Path
+) -> None:
+    window = MainWindow(build_later=True)
+    qtbot.addWidget(window)
+    assert not window.built and not window.panels
+    assert {"details_dock", "jobs_dock", "map_dock", "concepts_dock"} <= set(window.docks)
+    window.when_built(partial(window.open_project, tiny_project))  # what `gui PATH` does
+    window.show()
+    qtbot.waitUntil(lambda: window.built, timeout=20000)
+    assert window.docks["map_dock"].widget() is window.panels["map_dock"]
+    scroll = window.docks["concepts_dock"].widget()
+    assert isinstance(scroll, QScrollArea) and scroll.widget() is window.panels["concepts_dock"]
+    qtbot.waitUntil(lambda: window.session is not None, timeout=30000)
+    assert window.stack.currentWidget() is window.browser
+    qtbot.waitUntil(lambda: not window.runner.jobs(), timeout=60000)
+    assert window.startup.started and window.device_label.text() == "Device: cpu"
+    window.shutdown()
+
+
+def test_a_window_closed_before_it_was_built_closes_at_once(qtbot) -> None:
+    window = MainWindow(build_later=True)
+    qtbot.addWidget(window)
+    window.when_built(lambda: pytest.fail("built after closing"))
+    window.close()
+    assert not window.built
 
 
 def test_the_project_opens_before_the_device_detection_starts(qtbot, tiny_project: Path) -> None:

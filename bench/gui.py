@@ -1,23 +1,33 @@
 """GUI responsiveness at scale: time to first painted thumbnails, the longest GUI-thread stall
 while scrolling a 100k-image project and while an embedding job runs, and memory at 10k vs 100k.
 
-    python bench/gui.py [--sizes 10000 100000] [--seconds 4]
+    python bench/gui.py [--sizes 10000 100000] [--seconds 4] [--trace]
+                        [--baseline-root /work/main --repeat 2]
 
 Each size runs in its own process (clean memory figures) on a synthetic project: 1,000 distinct
 64 px JPEGs hard-linked under distinct paths, so every row is a separate file and the disk
 thumbnail cache starts empty. A 4 ms timer on the GUI thread measures stalls (the largest gap
-between its ticks beyond 4 ms). The last line is one JSON object.
+between its ticks beyond 4 ms). The last line is one JSON object. With ``--trace`` a watchdog
+thread samples the GUI thread's Python stack whenever the timer has not ticked for 40 ms and
+prints, per phase, where the GUI thread was (stderr): a frame in our code or a library is work on
+the GUI thread; ``pump`` (inside ``processEvents`` or the 1 ms sleep) is waiting for the
+interpreter lock or for a core. With ``--baseline-root`` (another checkout with its own
+``.venv``, say main before a change) the job stalls at the largest size are measured ``--repeat``
+times for each side, alternating, at the same load, and printed side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 DISTINCT = 1000
 TICK_MS = 4
+TRACE_AFTER_S = 0.04
+TRACE_EVERY_S = 0.005
+TRACE_FRAMES = 8
 
 
 def rss_mb() -> float:
@@ -69,10 +82,49 @@ def make_project(folder: Path, n: int) -> Path:
     return project_folder
 
 
+class StallTracer(threading.Thread):
+    """``--trace``: while the GUI thread is late, sample its stack (``sys._current_frames``)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.gui_thread = threading.get_ident()
+        self.meter: StallMeter | None = None
+        self.samples: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def run(self) -> None:
+        while True:
+            time.sleep(TRACE_EVERY_S)
+            meter = self.meter
+            if meter is None or not meter.running:
+                continue
+            if time.perf_counter() - meter.last > TRACE_AFTER_S:
+                frame = sys._current_frames().get(self.gui_thread)
+                stack = traceback.extract_stack(frame)[-TRACE_FRAMES:] if frame else []
+                where = " <- ".join(
+                    f"{Path(f.filename).name}:{f.lineno}:{f.name}" for f in reversed(stack)
+                )
+                self.samples[(meter.label, where)] += 1
+
+    def report(self) -> None:
+        by_label: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
+        for (label, where), count in self.samples.items():
+            by_label[label].append((count, where))
+        for label, rows in by_label.items():
+            print(
+                f"GUI thread late ({TRACE_EVERY_S * 1000:.0f} ms samples), {label}:",
+                file=sys.stderr,
+            )
+            for count, where in sorted(rows, reverse=True)[:6]:
+                print(f"  {count:4d}  {where}", file=sys.stderr)
+
+
+TRACER: StallTracer | None = None
+
+
 class StallMeter:
     """A fast timer on the GUI thread: a late tick means the GUI thread was busy."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "") -> None:
         from PySide6.QtCore import Qt, QTimer
 
         self.timer = QTimer()
@@ -81,17 +133,23 @@ class StallMeter:
         self.timer.timeout.connect(self._tick)
         self.last = self.last_cpu = 0.0
         self.worst = self.worst_cpu = 0.0
+        self.label = label
+        self.running = False
 
     def start(self) -> None:
         self.last, self.last_cpu = time.perf_counter(), time.thread_time()
         self.worst = self.worst_cpu = 0.0
         self.timer.start()
+        self.running = True
+        if TRACER is not None:
+            TRACER.meter = self
 
     def stop(self) -> float:
         """Worst wall-clock stall (ms); ``busy_ms`` then holds the worst GUI-thread CPU time
         spent inside one stall (the part that is our own work, not waiting for a core or the
         GIL on a loaded machine)."""
         self.timer.stop()
+        self.running = False
         self.busy_ms = self.worst_cpu * 1000
         return self.worst * 1000
 
@@ -138,7 +196,7 @@ def run_size(n: int, seconds: float, with_embed: bool) -> dict:
     painted: list[float] = []
     window.loader.thumbnails_ready.connect(lambda ids: painted.append(time.perf_counter()))
 
-    meter = StallMeter()
+    meter = StallMeter("open")
     meter.start()
     start = time.perf_counter()
     window.open_project(project)
@@ -152,6 +210,7 @@ def run_size(n: int, seconds: float, with_embed: bool) -> dict:
     open_busy_ms = meter.busy_ms
 
     bar = view.verticalScrollBar()
+    meter.label = "scroll"
     meter.start()
     scroll_start = time.perf_counter()
     steps = 0
@@ -200,7 +259,7 @@ def _embed_stall(app, window, seconds: float) -> dict:
 
     model_file = ROOT / "resources" / "models" / "demo-clip" / "open_clip_model.safetensors"
     emap = window.panels["map_dock"]
-    meter = StallMeter()
+    meter = StallMeter("embed")
     meter.start()
     if model_file.is_file():
         kind = "embed_project (demo CLIP)"
@@ -259,7 +318,7 @@ def _job_stalls(app, window, project_folder: Path, seconds: float) -> dict:
     }  # fmt: skip
     figures: dict = {}
     for name, start in starts.items():
-        meter = StallMeter()
+        meter = StallMeter(name)
         meter.start()
         handle = window.runner.start(f"bench {name}", start)
         pump(app, seconds, lambda h=handle: not h.running)
@@ -277,17 +336,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--embed", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help="where the GUI thread was when late")
+    parser.add_argument(
+        "--baseline-root", help="a checkout (with .venv) to compare job stalls with"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per side with --baseline-root")
     args = parser.parse_args()
     if args.child:
+        global TRACER
+        if args.trace:
+            TRACER = StallTracer()
+            TRACER.start()
         print(json.dumps(run_size(args.child, args.seconds, args.embed)))
+        if TRACER is not None:
+            TRACER.report()
         return 0
     results = {}
     for n in args.sizes:
-        command = [sys.executable, __file__, "--child", str(n), "--seconds", str(args.seconds)]
-        if n == max(args.sizes):
-            command.append("--embed")
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        results[n] = json.loads(out.strip().splitlines()[-1])
+        results[n] = _child(sys.executable, Path(__file__), n, args, n == max(args.sizes))
         print(json.dumps(results[n]), file=sys.stderr)
     small, large = results[min(args.sizes)], results[max(args.sizes)]
     summary = {
@@ -311,8 +377,61 @@ def main() -> int:
         ),
         "targets": {"first_thumbnails_s": 1.0, "stall_ms": 50},
     }
+    if args.baseline_root:
+        summary["side_by_side"] = _side_by_side(Path(args.baseline_root), max(args.sizes), args)
     print(json.dumps(summary))
     return 0
+
+
+def _child(python: str, script: Path, n: int, args: argparse.Namespace, embed: bool) -> dict:
+    """One size in a fresh process of ``python`` running ``script`` (ours or a baseline's)."""
+    command = [python, str(script), "--child", str(n), "--seconds", str(args.seconds)]
+    if embed:
+        command.append("--embed")
+    if args.trace and script == Path(__file__):
+        command.append("--trace")
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=True, cwd=script.parents[1]
+    )
+    if args.trace:
+        print(done.stderr, file=sys.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+JOBS = ("embed", "discover", "train", "export")
+
+
+def _side_by_side(root: Path, n: int, args: argparse.Namespace) -> dict:
+    """Job stalls of ours and of the checkout at ``root``, alternating run by run."""
+    sides = {
+        "ours": (sys.executable, Path(__file__)),
+        "baseline": (str(root / ".venv" / "bin" / "python"), root / "bench" / "gui.py"),
+    }
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    loads = [round(os.getloadavg()[0], 2)]
+    for _ in range(args.repeat):
+        for side, (python, script) in sides.items():
+            runs[side].append(_child(python, script, n, args, True))
+            print(side, json.dumps(runs[side][-1]), file=sys.stderr)
+            loads.append(round(os.getloadavg()[0], 2))
+    stalls = {
+        side: {job: [r.get(f"stall_{job}_ms") for r in side_runs] for job in JOBS}
+        for side, side_runs in runs.items()
+    }
+    worst = {side: max(v for job in JOBS for v in stalls[side][job]) for side in sides}
+    return {
+        "images": n,
+        "repeat": args.repeat,
+        "baseline_root": str(root),
+        "stall_ms_per_run": stalls,
+        "busy_ms_per_run": {
+            side: {job: [r.get(f"busy_{job}_ms") for r in side_runs] for job in JOBS}
+            for side, side_runs in runs.items()
+        },
+        "worst_stall_ms": worst,
+        "worst_ratio_baseline_over_ours": round(worst["baseline"] / worst["ours"], 2),
+        "load_average_1min_between_runs": loads,
+    }
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Start-up as a user meets it: ``--help``, an error about a bad path, the window painted.
 
-    python bench/startup.py [--repeat 5] [--baseline-python /work/main/.venv/bin/python]
+    python bench/startup.py [--repeat 5] [--baseline-python /work/main/.venv/bin/python
+                            [--baseline-driver cli]]
 
 Every figure is the wall time of a fresh process, from just before it is started (median of
 ``--repeat`` runs):
@@ -14,7 +15,9 @@ Every figure is the wall time of a fresh process, from just before it is started
 
 With ``--baseline-python`` the same figures are measured, alternating run by run, for another
 checkout's interpreter (say main's, before a change): its CLI entry is called the same way, and
-the window is probed by a driver that builds the parser, then the window, as ``gui`` does there.
+the window is probed by a driver that builds the parser, then the window, as ``gui`` does there;
+with ``--baseline-driver cli`` (a checkout that has the probe and the path check already) the
+baseline is measured exactly as ours is.
 Without a display the app runs on Qt's offscreen platform. The last line is one JSON object.
 """
 
@@ -176,9 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--baseline-python", help="interpreter of the checkout to compare with")
+    parser.add_argument("--baseline-driver", choices=("legacy", "cli"), default="legacy")
     args = parser.parse_args(argv)
     sides = {"ours": (sys.executable, bad_path_seconds, window_ours)}
-    if args.baseline_python:
+    if args.baseline_python and args.baseline_driver == "cli":
+        sides["baseline"] = (args.baseline_python, bad_path_seconds, window_ours)
+    elif args.baseline_python:
         sides["baseline"] = (args.baseline_python, bad_path_baseline, window_baseline)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as folder:

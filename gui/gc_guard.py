@@ -9,7 +9,7 @@ So automatic collection is switched off and a GUI-thread timer collects instead,
 generation when the allocation counts say so (pyqtgraph's `GarbageCollector` does the same).
 
 A full collection walks every tracked object: once torch, scikit-learn, open_clip and pandas are
-imported that is about 550,000 objects, and 0.1-0.5 s on the GUI thread - the longest stalls seen
+imported that is about 550,000 objects, and 0.5-1 s on the GUI thread - the longest stalls seen
 while jobs ran (bench/gui.py, issue 15.4); while those imports run (the start-up warm-up job)
 young collections grew to 40,000-70,000 objects between checks and took 20-230 ms each, all spent
 on objects that live as long as the process. So a window holds collection back from its creation

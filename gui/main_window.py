@@ -37,12 +37,10 @@ from debias_studio.gui.settings import Settings, demo_project_folder
 
 if TYPE_CHECKING:
     from debias_studio.gui import engine
-    from debias_studio.gui.hub import Hub
     from debias_studio.gui.session import Session
     from debias_studio.gui.workers import JobHandle
 
 MANIFEST_FILTER = "Manifests (*.csv *.parquet *.pq);;All files (*)"
-PanelFactory = Callable[["Hub"], QWidget]
 ActionEntry = tuple[
     str, str, Callable[[], object], QKeySequence | QKeySequence.StandardKey | str | None
 ]

@@ -1,7 +1,6 @@
 """Start-up as a user meets it: ``--help``, an error about a bad path, the window painted.
 
-    python bench/startup.py [--repeat 5] [--baseline-python /work/main/.venv/bin/python
-                            [--baseline-driver cli]]
+    python bench/startup.py [--repeat 5] [--baseline-python /work/main/.venv/bin/python]
 
 Every figure is the wall time of a fresh process, from just before it is started (median of
 ``--repeat`` runs):
@@ -14,10 +13,8 @@ Every figure is the wall time of a fresh process, from just before it is started
   the CPU seconds the process had used by then, which a busy machine does not inflate.
 
 With ``--baseline-python`` the same figures are measured, alternating run by run, for another
-checkout's interpreter (say main's, before a change): its CLI entry is called the same way, and
-the window is probed by a driver that builds the parser, then the window, as ``gui`` does there;
-with ``--baseline-driver cli`` (a checkout that has the probe and the path check already) the
-baseline is measured exactly as ours is.
+checkout's interpreter (say main's, before a change), exactly as ours are: that checkout needs
+the start-up probe (``gui.startup_probe``, since issue 15.4).
 Without a display the app runs on Qt's offscreen platform. The last line is one JSON object.
 """
 
@@ -37,41 +34,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"help_s": 1.0, "bad_path_s": 1.0, "window_painted_s": 2.0}
 BAD_PATH = "/no/such/path"
-PROBE = ROOT / "gui" / "startup_probe.py"
-BASELINE_WINDOW = """
-import importlib.util, sys
-from pathlib import Path
-from debias_studio.cli.main import build_parser
-args = build_parser().parse_args(["gui", sys.argv[1]])
-from debias_studio.gui.app import application
-app = application()
-from debias_studio.gui.main_window import MainWindow
-spec = importlib.util.spec_from_file_location("startup_probe", sys.argv[2])
-probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe)
-window = MainWindow()
-probe.report_first_paints(window, expect_project=True)
-window.show()
-window.open_project(Path(sys.argv[1]))
-sys.exit(app.exec())
-"""
-BASELINE_BAD_PATH = """
-import sys, time
-from pathlib import Path
-from debias_studio.cli.main import build_parser
-args = build_parser().parse_args(["gui", sys.argv[1]])
-from debias_studio.gui.app import application
-app = application()
-from debias_studio.gui.main_window import MainWindow
-window = MainWindow()
-window.show()
-handle = window.open_project(Path(sys.argv[1]))
-def shown(*_):
-    print(f"error-shown {time.time():.4f} {time.process_time():.3f}", flush=True)
-    window.close()
-handle.failed.connect(shown)
-sys.exit(app.exec())
-"""
 
 
 def cli(python: str) -> list[str]:
@@ -98,13 +60,6 @@ def bad_path_seconds(python: str, env: dict[str, str]) -> float:
     return seconds
 
 
-def bad_path_baseline(python: str, env: dict[str, str]) -> float:
-    """Before this change ``gui /no/such/path`` opened the window and showed the error there,
-    and ran on: timed until the error is shown."""
-    marks = painted_seconds([python, "-c", BASELINE_BAD_PATH, BAD_PATH], env, "error-shown")
-    return marks["error_shown_s"]
-
-
 def painted_seconds(
     command: list[str], env: dict[str, str], first: str = "window-painted"
 ) -> dict[str, float]:
@@ -126,10 +81,6 @@ def painted_seconds(
 def window_ours(python: str, project: Path, env: dict[str, str]) -> dict[str, float]:
     probe_env = {**env, "DEBIAS_STUDIO_STARTUP_PROBE": "1"}
     return painted_seconds([*cli(python), "gui", str(project)], probe_env)
-
-
-def window_baseline(python: str, project: Path, env: dict[str, str]) -> dict[str, float]:
-    return painted_seconds([python, "-c", BASELINE_WINDOW, str(project), str(PROBE)], env)
 
 
 def environment(work: Path) -> dict[str, str]:
@@ -179,13 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--baseline-python", help="interpreter of the checkout to compare with")
-    parser.add_argument("--baseline-driver", choices=("legacy", "cli"), default="legacy")
     args = parser.parse_args(argv)
     sides = {"ours": (sys.executable, bad_path_seconds, window_ours)}
-    if args.baseline_python and args.baseline_driver == "cli":
+    if args.baseline_python:
         sides["baseline"] = (args.baseline_python, bad_path_seconds, window_ours)
-    elif args.baseline_python:
-        sides["baseline"] = (args.baseline_python, bad_path_baseline, window_baseline)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as folder:
         work = Path(folder)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from debias_studio.gui import gc_guard
+from debias_studio.gui.first_paint import OnFirstPaint
 from debias_studio.gui.plain import plain_label, warning_box
 from debias_studio.gui.settings import Settings, demo_project_folder
 
@@ -85,21 +86,6 @@ def available_panels() -> list[tuple[str, str, str, str, Qt.DockWidgetArea]]:
     ]
 
 
-class _OnFirstPaint(QObject):
-    """Calls ``then`` once, just after the first paint of ``widget``."""
-
-    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
-        super().__init__(widget)
-        self._then = then
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            watched.removeEventFilter(self)
-            QTimer.singleShot(0, self._then)  # once this paint is over
-        return False
-
-
 class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None, *, build_later: bool = False) -> None:
         """``build_later``: paint the frame first, build the content after that paint."""
@@ -129,7 +115,7 @@ class MainWindow(QMainWindow):
         self.welcome.set_recent(self.settings.recent_projects())
         self._painted = False
         if build_later:
-            self._first_paint = _OnFirstPaint(self, self._after_first_paint)
+            self._first_paint = OnFirstPaint(self, self._after_first_paint)
         else:
             self._build_content()
 

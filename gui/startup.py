@@ -19,10 +19,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from debias_studio.core.jobs import CancelToken
+from debias_studio.gui.first_paint import OnFirstPaint
 from debias_studio.gui.workers import (
     JobHandle,
     JobRunner,
@@ -56,7 +57,7 @@ class DeferredWarmUp(QObject):
         if painted:
             QTimer.singleShot(0, self._maybe_go)
         else:
-            window.installEventFilter(self)
+            self._first_paint = OnFirstPaint(window, self._on_painted)
         runner.job_ended.connect(self._maybe_go)
         self.handle: JobHandle = runner.start(
             name, partial(_wait_then_run, self._go, function), quiet=True, on_done=on_done
@@ -66,12 +67,9 @@ class DeferredWarmUp(QObject):
     def started(self) -> bool:
         return self._go.is_set()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint and not self._painted:
-            self._painted = True
-            watched.removeEventFilter(self)
-            QTimer.singleShot(0, self._maybe_go)  # once this paint is over
-        return False
+    def _on_painted(self) -> None:
+        self._painted = True
+        self._maybe_go()
 
     def _maybe_go(self, *_: object) -> None:
         if self._go.is_set() or not self._painted or not self.handle.running:

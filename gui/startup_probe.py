@@ -14,25 +14,11 @@ import sys
 import time
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QTimer
+
+from debias_studio.gui.first_paint import OnFirstPaint
 
 GIVE_UP_MS = 120_000
-
-
-class _FirstPaint(QObject):
-    """Calls ``on_paint`` once, at the first paint event of ``widget``."""
-
-    def __init__(self, widget: QWidget, on_paint: Any) -> None:
-        super().__init__(widget)
-        self._on_paint = on_paint
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            watched.removeEventFilter(self)
-            QTimer.singleShot(0, self._on_paint)  # after the paint, not in the middle of it
-        return False
 
 
 def report_first_paints(window: Any, expect_project: bool) -> None:
@@ -47,9 +33,9 @@ def report_first_paints(window: Any, expect_project: bool) -> None:
         _print("project-painted")
         window.close()
 
-    window._startup_probes = [_FirstPaint(window, window_painted)]  # kept with the window
+    window._startup_probes = [OnFirstPaint(window, window_painted)]  # kept with the window
     when_built = getattr(window, "when_built", _at_once)  # an older window (bench baseline)
-    when_built(lambda: window._startup_probes.append(_FirstPaint(window.browser, project_painted)))
+    when_built(lambda: window._startup_probes.append(OnFirstPaint(window.browser, project_painted)))
     QTimer.singleShot(GIVE_UP_MS, window.close)
 
 

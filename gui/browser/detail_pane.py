@@ -84,10 +84,21 @@ class DetailPane(QWidget):
         rows.extend(session.annotations(image_id))
         self.table.setRowCount(len(rows))
         for r, (key, value) in enumerate(rows):
-            self.table.setItem(r, 0, QTableWidgetItem(key))
+            field = QTableWidgetItem(key)
+            field.setToolTip(tooltip(key))
+            self.table.setItem(r, 0, field)
             item = QTableWidgetItem(value)
             item.setToolTip(tooltip(value))
             self.table.setItem(r, 1, item)
+        self._fit_field_column()
+
+    def _fit_field_column(self) -> None:
+        """Field names as wide as they need, but never more than 40 % of the table: a long
+        metadata column name must not squeeze every value to a few letters."""
+        self.table.resizeColumnToContents(0)
+        limit = max(80, self.table.viewport().width() * 2 // 5)
+        if self.table.columnWidth(0) > limit:
+            self.table.setColumnWidth(0, limit)
 
     def _on_image(self, image_id: int, image: QImage | None) -> None:
         if image_id != self.image_id:
@@ -118,7 +129,7 @@ def _field_table() -> QTableWidget:
     table.setHorizontalHeaderLabels(["Field", "Value"])
     table.verticalHeader().setVisible(False)
     header = table.horizontalHeader()
-    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
     header.setStretchLastSection(True)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     table.setWordWrap(False)

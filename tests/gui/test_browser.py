@@ -90,6 +90,10 @@ def test_selection_and_detail_pane(window, qtbot, tiny_project: Path) -> None:
     }
     assert fields["label"] == window.session.row(10)["label"]
     assert fields["image id"] == "10"
+    # a long metadata column name does not squeeze the values
+    detail.table.item(0, 0).setText("a metadata column named at length " * 6)
+    detail._fit_field_column()
+    assert detail.table.columnWidth(0) <= max(80, detail.table.viewport().width() * 2 // 5)
     qtbot.waitUntil(lambda: not window.runner.jobs())
 
 

@@ -6,7 +6,8 @@ environments, the signals with their intervals and significance, the rank and ex
 needs no model and no project, so tests run it on synthetic data; ``core.concepts.project``
 wires it to a project.
 Its statistics (intervals, significance, the evidence order) are ``core.concepts.statistics``.
-Deterministic by seed. Memory: d x d sums plus one block of concept columns (``scoring``).
+Deterministic by seed. Memory: d x d sums plus one block of concept columns (``scoring``); rows
+that do not fit the budget are read in chunks by every stage, never all at once.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from debias_studio.core.concepts.scoring import (
     DEFAULT_BUDGET,
     ConceptStats,
     RowSource,
-    block_size,
     concept_stats,
+    scan_block_size,
     scan_concepts,
 )
 from debias_studio.core.concepts.signals import (
@@ -98,12 +99,13 @@ def discover_arrays(
     source = RowSource(vectors, rows, params.memory_budget)
     stats = concept_stats(source, t)
     cancel.raise_if_cancelled()
-    x = source.dense()  # the probe's and the clustering's input (the cache itself when cached)
-    probs = yield from _predictions(x, y, rows, probabilities, n_classes, params, cancel)
+    # the probe and the clustering read the source: its cache, or pieces of uncached rows
+    probs = yield from _predictions(source, y, rows, probabilities, n_classes, params, cancel)
     correct = probs.argmax(axis=1) == y
     yield Progress(40, total, "environments")
-    env = class_environments(x, y, correct, n_environments=params.n_environments, seed=params.seed)
-    del x
+    env = class_environments(
+        source, y, correct, n_environments=params.n_environments, seed=params.seed
+    )
     cancel.raise_if_cancelled()
     yield Progress(50, total, "signals")
     sums = image_sums(source, y, probs, env, n_classes, params.n_environments)
@@ -116,7 +118,7 @@ def discover_arrays(
     result = _result(evidence, sensitivity, scan, classes, concepts, categories)
     result.predictions, result.probe_accuracy = predictions, float(correct.mean())
     result.environments = _environment_summary(env, correct, params.n_environments)
-    size = block_size(len(rows), len(t), n_classes, params.memory_budget)
+    size = scan_block_size(source, len(t), n_classes, params.memory_budget)
     result.params = {**asdict(params), "n_images": len(rows), "block_size": size}
     yield Progress(total, total, "discovery done")
     return result
@@ -139,7 +141,7 @@ def _checked_concepts(
 
 
 def _predictions(
-    x: np.ndarray,
+    x: RowSource,
     y: np.ndarray,
     rows: np.ndarray,
     probabilities: np.ndarray | None,

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from debias_studio.core.concepts.scoring import CHUNK_ROWS, RowSource
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import NEVER_CANCELLED, CancelToken, Job, Progress
 
@@ -44,7 +45,7 @@ def check_class_sizes(labels: np.ndarray, classes: list[str], minimum: int = 2) 
 
 
 def out_of_fold_probabilities(
-    x: np.ndarray,
+    x: np.ndarray | RowSource,
     labels: np.ndarray,
     n_classes: int,
     *,
@@ -55,6 +56,8 @@ def out_of_fold_probabilities(
     """Class probabilities (n, n_classes) float32 of every row from a probe that did not see it.
 
     Classes absent from ``labels`` get probability 0. Folds shrink to the smallest class size.
+    ``x`` may be a ``RowSource``: only a fold's fitting sample and a chunk of its held-out rows
+    are read at a time, so N rows are never all in memory.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
@@ -64,11 +67,12 @@ def out_of_fold_probabilities(
     folds = int(min(folds, counts.min()))
     if folds < 2:
         raise StudioError("Every class needs at least two images for the reference probe.")
-    x = np.asarray(x, dtype=np.float32)
+    if not isinstance(x, RowSource):
+        x = np.asarray(x, dtype=np.float32)
     probs = np.zeros((len(labels), n_classes), dtype=np.float32)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rng = np.random.default_rng(seed)
-    for i, (fit_rows, held_out) in enumerate(splitter.split(x, labels)):
+    for i, (fit_rows, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
         cancel.raise_if_cancelled()
         if len(fit_rows) > FIT_MAX:
             fit_rows = np.sort(rng.choice(fit_rows, FIT_MAX, replace=False))
@@ -76,7 +80,14 @@ def out_of_fold_probabilities(
         probe = LogisticRegression(C=PROBE_C, max_iter=MAX_ITER)
         with warnings.catch_warnings(), threadpool_limits(BLAS_THREADS):
             warnings.simplefilter("ignore")  # convergence notes: the probe is a reference only
-            probe.fit(x[fit_rows], labels[fit_rows])
-        probs[np.ix_(held_out, probe.classes_)] = probe.predict_proba(x[held_out])
+            probe.fit(rows_of(x, fit_rows), labels[fit_rows])
+        for start in range(0, len(held_out), CHUNK_ROWS):  # one piece up to 32k held-out rows
+            part = held_out[start : start + CHUNK_ROWS]
+            probs[np.ix_(part, probe.classes_)] = probe.predict_proba(rows_of(x, part))
     yield Progress(folds, folds, "reference probe done")
     return probs
+
+
+def rows_of(x: np.ndarray | RowSource, positions: np.ndarray) -> np.ndarray:
+    """The rows at ``positions`` of an array or of a ``RowSource`` (read from it)."""
+    return x.take(positions) if isinstance(x, RowSource) else x[positions]

@@ -8,6 +8,9 @@ B = budget / (bytes per element x N), so the peak stays flat as K grows and B sh
 Per block, a class's top images come from argpartition on a contiguous view (rows are sorted by
 class) and its AUC from a histogram (``AUC_BINS``). Image rows are read in chunks from the
 float16 (memory-mapped) embeddings, or kept as float32 when they fit in half the budget.
+Rows that do not fit are never held whole: a block then holds no column either, it adds up its
+histograms, group moments and running top images chunk by chunk of rows (its memory is set by a
+chunk, so the blocks are wide and the rows are read once per block, whatever N).
 """
 
 from __future__ import annotations
@@ -52,22 +55,21 @@ class RowSource:
         """All rows as float32 when they fit in half the budget, else None (read by chunks)."""
         return self._cache
 
-    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
-        """(start position within ``rows``, float32 rows) chunk by chunk."""
+    def chunks(self, size: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(start position within ``rows``, float32 rows) chunk by chunk (``CHUNK_ROWS``)."""
+        size = size or CHUNK_ROWS
         for start in range(0, len(self.rows), size):
             if self._cache is not None:
                 yield start, self._cache[start : start + size]
             else:
                 yield start, self._take(self.rows[start : start + size])
 
-    def dense(self) -> np.ndarray:
-        """All rows as one float32 array (the cached one when it exists)."""
+    def take(self, positions: np.ndarray) -> np.ndarray:
+        """The rows at ``positions`` (into ``rows``) as float32: a copy of those rows only, so a
+        probe's sample or one class's piece is read without materialising all N rows."""
         if self._cache is not None:
-            return self._cache
-        out = np.empty((len(self.rows), self.dim), dtype=np.float32)
-        for start, chunk in self.chunks():
-            out[start : start + len(chunk)] = chunk
-        return out
+            return self._cache[positions]
+        return self._take(self.rows[positions])
 
     def _take(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) and np.all(np.diff(rows) == 1):
@@ -137,6 +139,17 @@ def block_size(
     return int(max(1, min(n_concepts, (budget // 2) // per_concept)))
 
 
+def scan_block_size(
+    source: RowSource, n_concepts: int, n_classes: int, budget: int = DEFAULT_BUDGET
+) -> int:
+    """Concepts per block of ``scan_concepts``: whole columns when the rows are cached, else
+    one row chunk's worth (histograms, their per-chunk count and the chunk's scores and keys),
+    so that the block, not N, sets the memory and the rows are read once per block."""
+    if source.cached is not None:
+        return block_size(len(source), n_concepts, n_classes, budget)
+    return block_size(min(len(source), CHUNK_ROWS), n_concepts, n_classes, budget)
+
+
 def score_blocks(
     source: RowSource, concepts: np.ndarray, size: int, *, reuse: bool = False
 ) -> Iterator[tuple[slice, np.ndarray]]:
@@ -181,7 +194,13 @@ def scan_concepts(
     themselves below ~80,000 of them (measured: 1.8x the scan's CPU time at 10,000 images).
     The score, square and histogram-key buffers are allocated once and reused by every block."""
     n_classes = len(class_bounds) - 1
-    size = block_size(len(source), len(concepts), n_classes, budget)
+    size = scan_block_size(source, len(concepts), n_classes, budget)
+    if source.cached is None:
+        chunked = _scan_by_row_chunks(
+            source, concepts, stats, class_bounds, n_top, size, groups, n_groups
+        )
+        yield from chunked
+        return
     keys = HistogramKeys(np.repeat(np.arange(n_classes), np.diff(class_bounds)), n_classes, size)
     moments = GroupMoments(groups, n_groups, size) if groups is not None else None
     for block, raw in score_blocks(source, concepts, size, reuse=True):
@@ -203,20 +222,24 @@ class GroupMoments:
     """Per-group sum and sum of squares of a block's scaled scores: ``scores @ indicator`` and
     ``scores**2 @ indicator`` (float32 products into a reused buffer, returned in float64)."""
 
-    def __init__(self, groups: np.ndarray, n_groups: int | None, block: int) -> None:
+    def __init__(
+        self, groups: np.ndarray, n_groups: int | None, block: int, width: int | None = None
+    ) -> None:
         groups = np.asarray(groups, dtype=np.int64)
         n_groups = int(n_groups if n_groups is not None else np.max(groups, initial=-1) + 1)
         self.indicator = np.zeros((len(groups), n_groups), dtype=np.float32)
         self.indicator[np.arange(len(groups)), groups] = 1.0
-        self.squares = np.empty((block, len(groups)), dtype=np.float32)
+        self.squares = np.empty((block, width or len(groups)), dtype=np.float32)
 
-    def of(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def of(self, scaled: np.ndarray, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(B, G) sums and sums of squares of the standardised scores, from ``scaled`` ones
-        (``HistogramKeys.standardise``: in bin widths, ``BINS_PER_SD`` to a standard deviation)."""
-        b = scaled.shape[0]
-        squares = np.multiply(scaled, scaled, out=self.squares[:b])
-        sums = (scaled @ self.indicator).astype(np.float64) / BINS_PER_SD
-        return sums, (squares @ self.indicator).astype(np.float64) / BINS_PER_SD**2
+        (``HistogramKeys.standardise``: in bin widths, ``BINS_PER_SD`` to a standard deviation)
+        of the rows ``start``... (a chunk of them when the buffer is ``width`` wide)."""
+        b, w = scaled.shape
+        squares = np.multiply(scaled, scaled, out=self.squares[:b, :w])
+        indicator = self.indicator[start : start + w]
+        sums = (scaled @ indicator).astype(np.float64) / BINS_PER_SD
+        return sums, (squares @ indicator).astype(np.float64) / BINS_PER_SD**2
 
 
 class HistogramKeys:
@@ -245,12 +268,93 @@ class HistogramKeys:
     def histograms(self, scaled: np.ndarray) -> np.ndarray:
         """(B, G, AUC_BINS) counts of each group's ``standardise``d scores; overwrites them."""
         b = scaled.shape[0]
-        scaled += AUC_BINS / 2
-        keys = self.keys[:b]
-        np.clip(scaled, 0, AUC_BINS - 1, out=keys, casting="unsafe")  # truncates: bins are >= 0
+        keys = self.bins(scaled, self.keys[:b])
         keys += self.offsets[:b]
         counts = np.bincount(keys.ravel(), minlength=b * self.n_groups * AUC_BINS)
         return counts.reshape(b, self.n_groups, AUC_BINS)
+
+    @staticmethod
+    def bins(scaled: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The histogram bin (int64, into ``out``) of each ``standardise``d score; overwrites
+        the scores."""
+        scaled += AUC_BINS / 2
+        np.clip(scaled, 0, AUC_BINS - 1, out=out, casting="unsafe")  # truncates: bins are >= 0
+        return out
+
+
+def _scan_by_row_chunks(
+    source: RowSource,
+    concepts: np.ndarray,
+    stats: ConceptStats,
+    class_bounds: np.ndarray,
+    n_top: int,
+    size: int,
+    groups: np.ndarray | None,
+    n_groups: int | None,
+) -> Iterator[BlockScores]:
+    """``scan_concepts`` for rows too many to cache: each block of concepts adds up its
+    histograms and group moments and keeps running top images chunk by chunk of rows, so no
+    block holds a whole column (its memory does not grow with N) and the rows are read once
+    per block. Counts and moments are sums, and the top m of a class are within the union of
+    its chunks' top m, so the result is the cached path's (up to a score landing in the
+    neighbouring bin: a BLAS product of another shape)."""
+    t = np.asarray(concepts, dtype=np.float32)
+    n_classes = len(class_bounds) - 1
+    class_keys = np.repeat(np.arange(n_classes, dtype=np.int64), np.diff(class_bounds)) * AUC_BINS
+    moments = None
+    if groups is not None:
+        moments = GroupMoments(groups, n_groups, size, min(len(source), CHUNK_ROWS))
+    for start in range(0, len(t), size):
+        block = slice(start, min(start + size, len(t)))
+        b = block.stop - block.start
+        counts = np.zeros(b * n_classes * AUC_BINS, dtype=np.int64)
+        tops = RunningTops(n_classes, b, n_top)
+        g = moments.indicator.shape[1] if moments is not None else 0
+        sums, squares = np.zeros((b, g)), np.zeros((b, g))
+        concept_keys = np.arange(b, dtype=np.int64)[:, None] * (n_classes * AUC_BINS)
+        for row0, chunk in source.chunks():
+            raw = t[block] @ chunk.T
+            tops.add(raw, row0, class_bounds)
+            HistogramKeys.standardise(raw, stats, block)
+            if moments is not None:
+                part_sums, part_squares = moments.of(raw, row0)
+                sums += part_sums
+                squares += part_squares
+            keys = HistogramKeys.bins(raw, np.empty(raw.shape, dtype=np.int64))
+            keys += concept_keys  # in place: no (B, chunk) temporaries for the offsets
+            keys += class_keys[None, row0 : row0 + len(chunk)]
+            counts += np.bincount(keys.ravel(), minlength=len(counts))
+        histograms = counts.reshape(b, n_classes, AUC_BINS)
+        got = (sums, squares) if moments is not None else (None, None)
+        yield BlockScores(block, histograms, tops.positions, tops.values, *got)
+
+
+class RunningTops:
+    """Each class's ``m`` best rows per concept of a block, merged chunk by chunk of rows
+    (best first, ties by position, as ``top_in_rows`` orders a whole class)."""
+
+    def __init__(self, n_classes: int, n_concepts: int, m: int) -> None:
+        self.positions = np.full((n_classes, n_concepts, m), -1, dtype=np.int64)
+        self.values = np.full((n_classes, n_concepts, m), -np.inf, dtype=np.float32)
+        self.found = np.zeros(n_classes, dtype=np.int64)
+        self.m = m
+
+    def add(self, raw: np.ndarray, row0: int, class_bounds: np.ndarray) -> None:
+        """Merge the raw scores (B, chunk) of rows ``row0``... (sorted by class) into the tops."""
+        stop = row0 + raw.shape[1]
+        for c in range(len(class_bounds) - 1):
+            lo, hi = max(int(class_bounds[c]), row0), min(int(class_bounds[c + 1]), stop)
+            if lo >= hi:
+                continue
+            pos, val = top_in_rows(raw[:, lo - row0 : hi - row0], self.m)
+            k = int(self.found[c])  # earlier rows first: ties stay ordered by position
+            all_pos = np.concatenate([self.positions[c, :, :k], pos + lo], axis=1)
+            all_val = np.concatenate([self.values[c, :, :k], val], axis=1)
+            best, best_val = top_in_rows(all_val, self.m)
+            n = best.shape[1]
+            self.positions[c, :, :n] = np.take_along_axis(all_pos, best, axis=1)
+            self.values[c, :, :n] = best_val
+            self.found[c] = n
 
 
 TOP_GROUP = 64

@@ -200,6 +200,7 @@ def _scan(
         top_ids=np.full((n_classes, k_n, m), -1, dtype=np.int64),
         top_val=np.full((n_classes, k_n, m), -np.inf, dtype=np.float32),
     )
+    yield Progress(55, 100, f"scoring {k_n} concepts")
     for part in scan_concepts(
         source, t, stats, bounds, m, params.memory_budget, groups=groups, n_groups=2 * n_classes
     ):

@@ -226,20 +226,29 @@ def _discover(args: argparse.Namespace) -> int:
         result = run_with_bar(job, "discovering", cancel)
         payload = result.to_json(args.top, significant_only=not args.show_all)
         if args.truth:
-            from debias_studio.core.concepts.evaluate import evaluation, planted_concepts
-
-            payload["evaluation"] = evaluation(result, planted_concepts(project, args.truth))
+            payload["evaluation"] = _evaluation(result, project, args.truth, args.model)
             if args.json_out != "-":
                 found = payload["evaluation"]
                 print(
                     f"precision@1 {found['precision_at_1']:.2f}, precision@5 "
-                    f"{found['precision_at_5']:.2f} against '{args.truth}'"
+                    f"{found['precision_at_5']:.2f} against '{args.truth}' (exact names: "
+                    f"{found['exact_precision_at_1']:.2f}, {found['exact_precision_at_5']:.2f})"
                 )
         if args.json_out:
             write_json(payload, args.json_out)
         if args.json_out != "-":
             _print_top(result, show_all=args.show_all)
     return 0
+
+
+def _evaluation(result: Any, project: Any, column: str, model: str) -> dict[str, Any]:
+    """Precision against a known column; with the demo CLIP, every name it was taught for a
+    planted value counts ('wall' for the brick-wall photograph), the exact name alongside."""
+    from debias_studio.core.concepts.evaluate import evaluation, planted_concepts
+    from debias_studio.core.demo.clip.captions import planted_value_names
+
+    synonyms = planted_value_names() if model == "demo" else None
+    return evaluation(result, planted_concepts(project, column), synonyms)
 
 
 def _check_column(project: Any, column: str) -> None:

@@ -185,6 +185,10 @@ def test_cli_discover_writes_ranked_rows(synthetic: dict, tmp_path) -> None:  # 
     every = json.loads(out.read_text())["rows"]
     assert len(every) == len(NAMES) * len(OBJECTS)
     assert len(every) > data["significant_rows"] == sum(r["significant"] for r in every)
+    assert main([*args, "--json", str(out), "--truth", "color"]) == 0
+    found = json.loads(out.read_text())["evaluation"]
+    assert found["precision_at_1"] == found["exact_precision_at_1"] == 1.0
+    assert found["planted"] == dict(zip(OBJECTS, COLOURS, strict=True))
     assert main(["discover", folder, "--model", "fake", "--concepts", str(tmp_path / "x")]) == 1
 
 

@@ -85,7 +85,8 @@ BACKBONES = {
         "Pixel MLP from scratch",
         "Three hidden layers of 100 units on the raw pixels (32 px): the network of the "
         "Colored MNIST benchmarks, fast on a CPU; it has no shape prior, so it suits colour "
-        "or texture shortcuts on small images.",
+        "or texture shortcuts on small images. Its training images are shifted at random by "
+        "up to 2 pixels, so that the few images that contradict a shortcut are not memorised.",
     ),
     "clip": (
         "Fine-tune CLIP",

@@ -140,6 +140,7 @@ def test_numpy_weights_that_do_not_fit_are_one_line(project: Path, capsys, name:
         (["train", "{p}", "--lr", "-1"], ("learning rate", "got -1")),
         (["train", "{p}", "--batch-size", "0"], ("batch size", "got 0")),
         (["train", "{p}", "--backbone", "cnn", "--image-size", "-3"], ("image size", "8 and")),
+        (["train", "{p}", "--backbone", "mlp", "--shift", "-1"], ("random shift", "got -1")),
         (["train", "{p}", "--device", "tpu"], ("tpu", "cpu")),
         (["embed", "{p}", "--batch-size", "0"], ("batch size", "between 1 and")),
         (["export", "{p}", "{out}", "--cf-size", "-4"], ("--cf-size", "between 8 and")),

@@ -31,7 +31,7 @@ class Balanced(Method):
         return None
 
     def loss(self, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        per_sample = cross_entropy(self.model(batch.x), batch.y)
+        per_sample = cross_entropy(self.logits(batch.x, gen), batch.y)
         g = self.groups[batch.ids].to(per_sample.device)
         if self.mode == "reweight":
             w = self.group_weight[g]

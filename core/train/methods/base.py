@@ -55,6 +55,11 @@ class Method:
     def loss(self, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
+    def logits(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """The model on the images it trains on, each shifted at random by up to the run's
+        ``shift`` pixels (images only: frozen features pass unchanged)."""
+        return self.model(random_shift(x, self.config.shift_pixels, gen))
+
     def start_epoch(self, epoch: int) -> None:
         """Called before each epoch's first step (a resumed run restarts at an epoch), so any
         state a method keeps between steps can be rebuilt the same way on resume."""
@@ -70,6 +75,21 @@ class Method:
     def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
         for key, value in tensors.items():
             getattr(self, key).copy_(value.to(getattr(self, key).device))
+
+
+def random_shift(x: torch.Tensor, pixels: int, gen: torch.Generator) -> torch.Tensor:
+    """Each image of a (B, C, H, W) batch translated by its own (dy, dx), drawn uniformly from
+    [-pixels, pixels], with zeros shifted in; other shapes (features) are returned as they are."""
+    if pixels <= 0 or x.dim() != 4:
+        return x
+    b, c, h, w = x.shape
+    padded = F.pad(x, (pixels, pixels, pixels, pixels))
+    dy, dx = torch.randint(0, 2 * pixels + 1, (2, b), generator=gen).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    images = torch.arange(b, device=x.device)[:, None, None, None]
+    channels = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[images, channels, rows, cols]
 
 
 def _trainable(net: nn.Module) -> list[nn.Parameter]:

@@ -24,5 +24,5 @@ class CounterfactualAugmentation(Method):
         v = batch.v.cpu()
         targets = torch.where(replace & (v >= 0), draw, v).to(batch.v.device)
         x = self.generator(batch.x, batch.v, targets, batch.ids, gen)
-        loss = cross_entropy(self.model(x), batch.y).mean()
+        loss = cross_entropy(self.logits(x, gen), batch.y).mean()
         return loss, {"ce": float(loss.detach())}

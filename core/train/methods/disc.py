@@ -148,7 +148,7 @@ class DiscCure(Method):
         target = cured[noise.argmax(dim=1)]
         rows = torch.nonzero(allowed.any(dim=1)).flatten()
         if len(rows) == 0:
-            loss = cross_entropy(self.model(batch.x), y).mean()
+            loss = cross_entropy(self.logits(batch.x, gen), y).mean()
             return loss, {"ce": float(loss.detach()), "mix": 0.0}
         exemplars = torch.empty((len(rows), *batch.x.shape[1:]), device=batch.x.device)
         for c in target[rows].unique().tolist():
@@ -160,7 +160,7 @@ class DiscCure(Method):
         mixed = lam * x + (1 - lam) * exemplars
         if not self.data.is_images:
             mixed = F.normalize(mixed, dim=1)
-        logits = self.model(torch.cat([batch.x, mixed]))
+        logits = self.logits(torch.cat([batch.x, mixed]), gen)
         loss = cross_entropy(logits[:n], y).mean()
         mix = cross_entropy(logits[n:], y[rows.to(y.device)]).mean()
         return loss + mix, {"ce": float(loss.detach()), "mix": float(mix.detach())}

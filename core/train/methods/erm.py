@@ -11,5 +11,5 @@ class ERM(Method):
     name = "erm"
 
     def loss(self, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        loss = cross_entropy(self.model(batch.x), batch.y).mean()
+        loss = cross_entropy(self.logits(batch.x, gen), batch.y).mean()
         return loss, {"ce": float(loss.detach())}

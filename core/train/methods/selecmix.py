@@ -196,10 +196,10 @@ class SelecMix(Method):
             logs["contradicting"] = share
         x_mix, y_mix = mix_with(batch.x, batch.y, x_partner, pool_y[partner], paired, gen)
         if not self.config.lff:
-            mix = cross_entropy(self.model(x_mix), y_mix).mean()
+            mix = cross_entropy(self.logits(x_mix, gen), y_mix).mean()
             logs["mix"] = float(mix.detach())
             return total + mix, logs
-        logits = self.model(torch.cat([batch.x, x_mix]))
+        logits = self.logits(torch.cat([batch.x, x_mix]), gen)
         logits_d, logits_mix = logits[:n], logits[n:]
         logits_b = self.nets["biased_classifier"](batch.x)
         ce_d = cross_entropy(logits_d, batch.y)

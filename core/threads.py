@@ -55,6 +55,10 @@ LOAD_SAMPLES = 5
 LOAD_SAMPLE_GAP_S = 0.002
 DECODE_SHARE_CPU = 8
 """Cores per image-decoding helper process when the model runs on the CPU (rule 4)."""
+COMPETITOR_WEIGHT = 1.0
+"""Cores one runnable thread of another process is counted as taking from us (rule 3). Half a
+core (keep both threads beside one competitor on 2 cores) was measured and lost: a training
+step 1.79x slower than alone against 1.18x with one thread (bench/results/README.md)."""
 
 _lock = threading.Lock()
 _active: dict[int, tuple[int, ThreadBudget]] = {}
@@ -212,7 +216,7 @@ def plan(
     if concurrent is None:
         concurrent = _other_threads_computing()
     share = max(1, cores // max(1, _int_env("LOCAL_WORLD_SIZE", 1)))
-    free = max(1, math.floor(share - others))
+    free = max(1, math.floor(share - others * COMPETITOR_WEIGHT + 1 - COMPETITOR_WEIGHT))
     threads = 1 if items is not None and items < SMALL_WORK else max(1, free // (concurrent + 1))
     workers = free - 1 if device.startswith("cuda") else share // DECODE_SHARE_CPU
     return ThreadBudget(work, threads, max(1, workers), cores, others, passive)

@@ -104,6 +104,20 @@ class StallTracer(threading.Thread):
                     f"{Path(f.filename).name}:{f.lineno}:{f.name}" for f in reversed(stack)
                 )
                 self.samples[(meter.label, where)] += 1
+                self._sample_others(meter.label)
+
+    def _sample_others(self, label: str) -> None:
+        """Where our other threads were: one of them may have held the interpreter lock."""
+        for ident, frame in sys._current_frames().items():
+            if ident in (self.gui_thread, self.ident):
+                continue
+            stack = traceback.extract_stack(frame)[-3:]
+            if any(Path(f.filename).parts[-2:-1] == ("threading.py",) for f in stack[-1:]):
+                continue
+            where = " <- ".join(
+                f"{Path(f.filename).name}:{f.lineno}:{f.name}" for f in reversed(stack)
+            )
+            self.samples[(f"{label} / other threads", where)] += 1
 
     def report(self) -> None:
         by_label: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)

@@ -130,3 +130,20 @@ def test_a_head_on_features_near_chance_is_refused_naming_cnn(
     out, err = capsys.readouterr()
     assert "test avg" in out
     assert "training (erm): 100% " in err  # progress as lines: stderr is not a terminal here
+
+
+def test_selecmix_adds_lff_only_without_annotation_unless_told() -> None:
+    from argparse import Namespace
+
+    from debias_studio.cli.train import _with_lff
+
+    def args(**given: object) -> Namespace:
+        base = {"lff": None, "method": "selecmix", "confounder": None, "pairs": "auto"}
+        return Namespace(**{**base, **given})
+
+    assert _with_lff(args())  # no annotation: LfF + SelecMix, the stronger on bench/cmnist.py
+    assert not _with_lff(args(confounder="color"))
+    assert not _with_lff(args(pairs="annotation"))
+    assert not _with_lff(args(method="erm"))
+    assert not _with_lff(args(lff=False))
+    assert _with_lff(args(lff=True, confounder="color"))

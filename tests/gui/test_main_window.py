@@ -167,3 +167,21 @@ def test_training_on_auto_follows_the_app_device_setting(window, qtbot, tiny_pro
     assert panel.config().device is None  # the engine's default: DEBIAS_STUDIO_DEVICE, else cuda
     panel.device.setCurrentText("cuda")
     assert panel.config().device == "cuda"  # the run's own choice wins
+
+
+def test_selecmix_without_a_confounder_adds_lff_by_default(window, qtbot, tiny_project) -> None:
+    """What bench/cmnist.py measured: LfF + SelecMix beats SelecMix's contrastive pairs alone
+    when there is no annotation; with a confounder the annotation pairs run without LfF."""
+    wait_done(qtbot, window.open_project(tiny_project))
+    panel = window.panels["training_dock"]
+    panel.method.setCurrentIndex(panel.method.findData("selecmix"))
+    panel.confounder.setCurrentIndex(panel.confounder.findData(None))
+    assert panel.lff.isEnabled() and panel.config().lff
+    panel.confounder.setCurrentIndex(1)  # an attribute column or annotated confounder
+    assert panel.confounder.currentData() is not None and not panel.config().lff
+    panel.confounder.setCurrentIndex(0)
+    panel.lff.setChecked(False)
+    assert not panel.config().lff
+    panel.lff.setChecked(True)
+    panel.method.setCurrentIndex(panel.method.findData("erm"))
+    assert not panel.lff.isEnabled() and not panel.config().lff

@@ -11,7 +11,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from debias_studio.cli.common import add_command, open_project, run_with_bar, write_json
+from debias_studio.cli.common import (
+    add_command,
+    open_project,
+    run_with_bar,
+    undo_last,
+    write_json,
+)
 from debias_studio.core.errors import StudioError
 from debias_studio.core.jobs import CancelToken
 
@@ -66,7 +72,7 @@ def register(subparsers: Any) -> None:
             [f"debias-studio clean {name} ~/digits"],
         )
         action.add_argument("project", type=Path)
-        action.set_defaults(func=_undo if name == "undo" else _history)
+        action.set_defaults(func=undo_last if name == "undo" else _history)
     _finder_parsers(actions)
 
 
@@ -138,15 +144,6 @@ def _act(args: argparse.Namespace) -> int:
         else:
             message = cleaning.tag_images(project, ids, args.tag_name, remove=command == "untag")
     print(message)
-    return 0
-
-
-def _undo(args: argparse.Namespace) -> int:
-    from debias_studio.core.annotate.history import undo
-
-    with open_project(args.project) as project:
-        undone = undo(project)
-    print(f"Undid: {undone}." if undone else "Nothing to undo.")
     return 0
 
 

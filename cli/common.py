@@ -136,6 +136,17 @@ def open_project(path: str | Path, *, read_only: bool | None = None) -> Project:
     return project
 
 
+def undo_last(args: argparse.Namespace) -> int:
+    """``clean undo`` and ``confounder undo``: both undo the project's last action (one history
+    for cleaning and confounders)."""
+    from debias_studio.core.annotate.history import undo
+
+    with open_project(args.project) as project:
+        message = undo(project)
+    print(f"Undid: {message}." if message else "Nothing to undo.")
+    return 0
+
+
 def write_json(data: Any, target: str | Path | None) -> None:
     """Write ``data`` as JSON to ``target``, or to stdout when ``target`` is None or '-'."""
     text = json.dumps(data, indent=2, default=_default)

@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from debias_studio.cli.common import add_command, open_project, run_with_bar, write_json
+from debias_studio.cli.common import (
+    add_command,
+    open_project,
+    run_with_bar,
+    undo_last,
+    write_json,
+)
 from debias_studio.core.data.splits import SPLITS, TRAIN
 from debias_studio.core.jobs import CancelToken
 
@@ -202,7 +208,7 @@ def _edit_actions(actions: Any) -> None:
         ["debias-studio confounder undo ~/digits"],
     )
     undo.add_argument("project", type=Path)
-    undo.set_defaults(func=_undo)
+    undo.set_defaults(func=undo_last)
 
 
 def _discover(args: argparse.Namespace) -> int:
@@ -413,13 +419,4 @@ def _remove(args: argparse.Namespace) -> int:
     with open_project(args.project) as project:
         remove_confounder(project, args.name)
     print(f"Removed confounder '{args.name}' (confounder undo brings it back).")
-    return 0
-
-
-def _undo(args: argparse.Namespace) -> int:
-    from debias_studio.core.annotate.history import undo
-
-    with open_project(args.project) as project:
-        message = undo(project)
-    print(f"Undid: {message}." if message else "Nothing to undo.")
     return 0

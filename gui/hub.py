@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -97,58 +98,46 @@ class Hub(QObject):
             self.reload_cleaning()
 
     def reload_confounders(self) -> JobHandle | None:
-        session = self.session
-        if session is None:
-            return None
-        project = session.project
-        return self.runner.start(
-            "Reading confounders",
-            lambda _t: read_confounders(project),
-            key="confounders",
-            quiet=True,
-            on_done=partial(self.publish_confounders, session),
-            on_error=self._report,
+        return self._reload(
+            "confounders", lambda s: partial(read_confounders, s.project), self.publish_confounders
         )
 
     def reload_runs(self) -> JobHandle | None:
-        session = self.session
-        if session is None:
-            return None
-        project, labels = session.project, session.labels.codes
-        return self.runner.start(
-            "Reading runs",
-            lambda _t: read_runs(project, labels),
-            key="runs",
-            quiet=True,
-            on_done=partial(self.publish_runs, session),
-            on_error=self._report,
+        return self._reload(
+            "runs", lambda s: partial(read_runs, s.project, s.labels.codes), self.publish_runs
         )
 
     def reload_discovery(self) -> JobHandle | None:
-        session = self.session
-        if session is None:
-            return None
-        project = session.project
-        return self.runner.start(
-            "Reading discovery",
-            lambda _t: read_discovery(project),
-            key="discovery",
-            quiet=True,
-            on_done=partial(self.publish_discovery, session),
-            on_error=self._report,
+        return self._reload(
+            "discovery", lambda s: partial(read_discovery, s.project), self.publish_discovery
         )
 
     def reload_cleaning(self) -> JobHandle | None:
+        return self._reload(
+            "cleaning", lambda s: partial(read_cleaning, s.project), self.publish_cleaning,
+            key="cleaning-state",
+        )  # fmt: skip
+
+    def _reload(
+        self,
+        what: str,
+        reader: Callable[[Session], Callable[[], Any]],
+        publish: Callable[[Session, Any], None],
+        *,
+        key: str | None = None,
+    ) -> JobHandle | None:
+        """Read one part of the project's state in a worker and publish it to the session that
+        asked: the reader takes its plain inputs from the session here, on the GUI thread."""
         session = self.session
         if session is None:
             return None
-        project = session.project
+        read = reader(session)
         return self.runner.start(
-            "Reading cleaning",
-            lambda _t: read_cleaning(project),
-            key="cleaning-state",
+            f"Reading {what}",
+            lambda _t: read(),
+            key=key or what,
             quiet=True,
-            on_done=partial(self.publish_cleaning, session),
+            on_done=partial(publish, session),
             on_error=self._report,
         )
 

@@ -56,8 +56,8 @@ def child(policy: str, images: Path) -> dict[str, Any]:
         from debias_studio.core import threads
 
         threads.prepare_process()
-        if policy == "shared":  # a competing thread counted as half a core
-            threads.COMPETITOR_WEIGHT = 0.5
+        if policy == "shared":
+            _count_competitors_as_half_a_core()
     else:
         _use_legacy_policy()
     import torch
@@ -72,6 +72,22 @@ def child(policy: str, images: Path) -> dict[str, Any]:
     with job_budget("discover", items=SCORE_ROWS):
         result["score_s"] = _score_seconds()
     return result
+
+
+def _count_competitors_as_half_a_core() -> None:
+    """The rule measured and not adopted: half of the others' runnable threads count, so a job
+    keeps both cores' threads beside one competitor on 2 cores (1 thread beside 2 or 3)."""
+    from debias_studio.core import threads
+
+    plan = threads.plan
+
+    def shared_plan(
+        work: str, *, others: float | None = None, **given: Any
+    ) -> threads.ThreadBudget:
+        seen = threads.others_running() if others is None else others
+        return plan(work, others=float(seen // 2), **given)
+
+    threads.plan = shared_plan  # type: ignore[assignment]
 
 
 def _use_legacy_policy() -> None:

@@ -20,7 +20,9 @@ The rules (every job asks ``job_budget`` here and holds it while it runs):
    the same time; 1 for small work (below ``SMALL_WORK`` items: synchronising threads costs more
    than it saves). More threads than free cores only adds waiting: on the 2-core machine beside
    8 runnable threads a CNN step took 80 ms on 1 thread, 82-116 ms on 2 passive threads and
-   840 ms on 2 spinning ones. Inter-op threads: 1 (the engine runs no parallel graphs).
+   840 ms on 2 spinning ones; on a quiet machine beside one busy loop, keeping 2 threads made a
+   step 1.79x slower than alone, 1 thread 1.18x (bench/contention.py). Inter-op threads: 1
+   (the engine runs no parallel graphs).
 4. **Helper processes** (image decoding beside the model): on the CPU decoding costs ~8 % of
    an int8 ViT-B/32 forward, so one decoder per 8 cores keeps the model fed (at least 1); on a
    GPU decoding is the bottleneck and gets every core that other processes leave free but one.
@@ -55,10 +57,6 @@ LOAD_SAMPLES = 5
 LOAD_SAMPLE_GAP_S = 0.002
 DECODE_SHARE_CPU = 8
 """Cores per image-decoding helper process when the model runs on the CPU (rule 4)."""
-COMPETITOR_WEIGHT = 1.0
-"""Cores one runnable thread of another process is counted as taking from us (rule 3). Half a
-core (keep both threads beside one competitor on 2 cores) was measured and lost: a training
-step 1.79x slower than alone against 1.18x with one thread (bench/results/README.md)."""
 
 _lock = threading.Lock()
 _active: dict[int, tuple[int, ThreadBudget]] = {}
@@ -216,7 +214,7 @@ def plan(
     if concurrent is None:
         concurrent = _other_threads_computing()
     share = max(1, cores // max(1, _int_env("LOCAL_WORLD_SIZE", 1)))
-    free = max(1, math.floor(share - others * COMPETITOR_WEIGHT + 1 - COMPETITOR_WEIGHT))
+    free = max(1, math.floor(share - others))
     threads = 1 if items is not None and items < SMALL_WORK else max(1, free // (concurrent + 1))
     workers = free - 1 if device.startswith("cuda") else share // DECODE_SHARE_CPU
     return ThreadBudget(work, threads, max(1, workers), cores, others, passive)

@@ -148,7 +148,7 @@ class TrainingPanel(QWidget):
             "The spurious attribute the cure should neutralise; groups are (class, value). "
             "Confounders come from the Confounders panel or from the dataset's attribute columns."
         )
-        self.lff = QCheckBox("add LfF's biased model when no confounder is chosen")
+        self.lff = QCheckBox("LfF when no confounder")
         self.lff.setChecked(True)  # the stronger annotation-free cure on both benchmarks
         self.lff.setToolTip(
             "Without a confounder SelecMix finds its pairs with a biased contrastive model; LfF's "
